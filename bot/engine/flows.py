@@ -1,0 +1,278 @@
+"""Flow files (`flows/*.yaml`) read into checked, immutable specs.
+
+A flow names its states; a state says messages, offers buttons, and moves on:
+a button (tapped, or matched by its words) goes `to` a state, possibly chosen
+by conditions on the stored answers; `next` moves on without waiting. Every
+mistake is reported as `file:line: what is wrong`, all at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import yamlsrc
+from ..yamlsrc import ContentError
+from . import conditions, limits
+
+COMMANDS = ("restart", "back", "contacts", "help")
+MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
+            "group_notice", "help", "nothing_to_go_back_to")
+TOP_KEYS = {"flow", "start", "messages", "commands", "states"}
+STATE_KEYS = {"say", "buttons", "next", "end"}
+BUTTON_KEYS = {"id", "label", "words", "set", "to"}
+COMMAND_KEYS = {"label", "words", "to"}
+SAY_KEYS = {"text", "when", "contacts"}
+ROUTE_KEYS = {"when", "to"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """Go to `to` when `when` holds (no `when`: always)."""
+
+    to: str
+    when: dict | None = None
+
+
+@dataclass(frozen=True)
+class SayItem:
+    """A message a state says: text, or a list of windows; either may carry a condition."""
+
+    text: str | None = None
+    contacts: dict | None = None
+    when: dict | None = None
+
+
+@dataclass(frozen=True)
+class ButtonSpec:
+    """A choice offered in a state."""
+
+    id: str
+    label: str
+    words: tuple[str, ...] = ()
+    set: dict = field(default_factory=dict)
+    routes: tuple[Route, ...] = ()
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    """One state of a flow."""
+
+    name: str
+    say: tuple[SayItem, ...] = ()
+    buttons: tuple[ButtonSpec, ...] = ()
+    next: tuple[Route, ...] = ()
+    end: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """A command that works in every state (restart, back, contacts, help)."""
+
+    name: str
+    label: str
+    words: tuple[str, ...]
+    to: str | None = None
+
+
+@dataclass
+class FlowSpec:
+    """A whole flow file, checked."""
+
+    name: str
+    file: str
+    start: str
+    states: dict[str, StateSpec]
+    messages: dict[str, str]
+    commands: dict[str, CommandSpec]
+
+
+class FlowErrors(Exception):
+    """All the mistakes found in the flow files."""
+
+    def __init__(self, errors: list[ContentError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+class _Reader:
+    """Reads one flow file, collecting every problem instead of stopping at the first."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.errors: list[ContentError] = []
+
+    def error(self, line: int, message: str) -> None:
+        self.errors.append(ContentError(self.file, line, message))
+
+    def keys(self, node: Any, allowed: set[str], what: str) -> bool:
+        if not isinstance(node, dict):
+            self.error(yamlsrc.line_of(node), f"{what} must be a mapping")
+            return False
+        for key in node:
+            if key not in allowed:
+                self.error(node.line_of(key), f"unknown key {key!r} in {what}; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+        return True
+
+    def text(self, node: Any, line: int, what: str) -> str:
+        if not isinstance(node, str) or not node.strip():
+            self.error(line, f"{what} must be non-empty text")
+            return ""
+        if limits.utf16_len(node) > limits.TEXT_MAX_UTF16:
+            self.error(line, f"{what} has {limits.utf16_len(node)} UTF-16 units; "
+                       f"LINE allows {limits.TEXT_MAX_UTF16}")
+        return node
+
+    def label(self, node: Any, line: int) -> str:
+        label = self.text(node, line, "a button label")
+        if len(label) > limits.LABEL_MAX:
+            self.error(line, f"button label {label!r} has {len(label)} characters; "
+                       f"LINE allows {limits.LABEL_MAX}")
+        return label
+
+    def words(self, node: Any, line: int) -> tuple[str, ...]:
+        if node is None:
+            return ()
+        if not isinstance(node, list) or not all(isinstance(w, str) and w for w in node):
+            self.error(line, "words must be a list of texts")
+            return ()
+        return tuple(node)
+
+    def condition(self, node: Any, line: int) -> dict | None:
+        if node is None:
+            return None
+        for problem in conditions.problems(node):
+            self.error(line, problem)
+        return dict(node) if isinstance(node, dict) else None
+
+    def routes(self, node: Any, line: int) -> tuple[Route, ...]:
+        if node is None:
+            return ()
+        if isinstance(node, str):
+            return (Route(node),)
+        if not isinstance(node, list) or not node:
+            self.error(line, "a target must be a state name or a list of {when, to}")
+            return ()
+        out = []
+        for item, item_line in zip(node, node.item_lines):
+            if self.keys(item, ROUTE_KEYS, "a route") and isinstance(item.get("to"), str):
+                out.append(Route(item["to"], self.condition(item.get("when"), item_line)))
+            elif isinstance(item, dict):
+                self.error(item_line, "a route needs 'to: STATE'")
+        if out and out[-1].when is not None:
+            self.error(node.item_lines[-1], "the last route must have no 'when', "
+                       "so that some route always applies")
+        return tuple(out)
+
+    def say(self, node: Any, line: int) -> tuple[SayItem, ...]:
+        if node is None:
+            return ()
+        items = node if isinstance(node, list) else [node]
+        lines = getattr(node, "item_lines", [line])
+        out = []
+        for item, item_line in zip(items, lines):
+            if isinstance(item, str):
+                out.append(SayItem(text=self.text(item, item_line, "a message")))
+            elif self.keys(item, SAY_KEYS, "a message"):
+                text = item.get("text")
+                contacts = item.get("contacts")
+                if (text is None) == (contacts is None):
+                    self.error(item_line, "a message has either 'text' or 'contacts'")
+                if text is not None:
+                    self.text(text, item.line_of("text"), "a message")
+                if contacts is not None and not isinstance(contacts, dict):
+                    self.error(item.line_of("contacts"), "'contacts' must be a mapping")
+                out.append(SayItem(text, dict(contacts or {}) if contacts is not None else None,
+                                   self.condition(item.get("when"), item_line)))
+        if len(out) > limits.MESSAGES_MAX:
+            self.error(line, f"a state says {len(out)} messages; LINE allows {limits.MESSAGES_MAX}")
+        return tuple(out)
+
+    def button(self, node: Any, line: int) -> ButtonSpec | None:
+        if not self.keys(node, BUTTON_KEYS, "a button"):
+            return None
+        bid = node.get("id")
+        if not isinstance(bid, str) or not bid:
+            self.error(line, "a button needs an 'id'")
+            bid = ""
+        answers = node.get("set") or {}
+        if not isinstance(answers, dict):
+            self.error(node.line_of("set"), "'set' must be a mapping such as {want: delete}")
+            answers = {}
+        return ButtonSpec(bid, self.label(node.get("label"), node.line_of("label")),
+                          self.words(node.get("words"), node.line_of("words")),
+                          dict(answers), self.routes(node.get("to"), node.line_of("to")))
+
+    def state(self, name: str, node: Any, line: int) -> StateSpec:
+        if node is None:
+            node = yamlsrc.LineDict()
+            node.line, node.key_lines = line, {}
+        if not self.keys(node, STATE_KEYS, f"state {name!r}"):
+            return StateSpec(name, line=line)
+        raw_buttons = node.get("buttons") or []
+        buttons = []
+        if not isinstance(raw_buttons, list):
+            self.error(node.line_of("buttons"), "'buttons' must be a list")
+            raw_buttons = []
+        for item, item_line in zip(raw_buttons, getattr(raw_buttons, "item_lines", [])):
+            button = self.button(item, item_line)
+            if button:
+                buttons.append(button)
+        if len(buttons) > limits.BUTTONS_MAX:
+            self.error(node.line_of("buttons"), f"state {name!r} has {len(buttons)} buttons; "
+                       f"LINE allows {limits.BUTTONS_MAX}")
+        ids = [b.id for b in buttons]
+        for bid in {i for i in ids if ids.count(i) > 1}:
+            self.error(node.line_of("buttons"), f"button id {bid!r} is used twice in state {name!r}")
+        return StateSpec(name, self.say(node.get("say"), node.line_of("say")), tuple(buttons),
+                         self.routes(node.get("next"), node.line_of("next")),
+                         bool(node.get("end", False)), line)
+
+    def commands(self, node: Any) -> dict[str, CommandSpec]:
+        if node is None:
+            return {}
+        if not self.keys(node, set(COMMANDS), "commands"):
+            return {}
+        out = {}
+        for name, spec in node.items():
+            line = node.line_of(name)
+            if name in COMMANDS and self.keys(spec, COMMAND_KEYS, f"command {name!r}"):
+                out[name] = CommandSpec(name, self.label(spec.get("label"), line),
+                                        self.words(spec.get("words"), line), spec.get("to"))
+        return out
+
+    def messages(self, node: Any) -> dict[str, str]:
+        if node is None:
+            return {}
+        if not self.keys(node, set(MESSAGES), "messages"):
+            return {}
+        return {k: self.text(v, node.line_of(k), f"message {k!r}") for k, v in node.items()}
+
+
+def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, list[ContentError]]:
+    """Read one flow file; return the spec (None if unusable) and every problem found."""
+    shown = name or f"flows/{path.name}"
+    try:
+        doc = yamlsrc.load(path, shown)
+    except ContentError as exc:
+        return None, [exc]
+    reader = _Reader(shown)
+    if not reader.keys(doc, TOP_KEYS, "a flow file"):
+        return None, reader.errors
+    flow_name = doc.get("flow") or path.stem
+    states_node = doc.get("states")
+    if not isinstance(states_node, dict) or not states_node:
+        reader.error(doc.line_of("states"), "a flow needs 'states', a mapping of state names")
+        return None, reader.errors
+    states = {n: reader.state(n, s, states_node.line_of(n)) for n, s in states_node.items()}
+    start = doc.get("start")
+    if start not in states:
+        reader.error(doc.line_of("start"), f"start state {start!r} is not among the states")
+        start = next(iter(states))
+    spec = FlowSpec(flow_name, shown, start, states, reader.messages(doc.get("messages")),
+                    reader.commands(doc.get("commands")))
+    from .graph import check_graph  # the graph checks need the whole spec
+
+    return spec, reader.errors + check_graph(spec, states_node)

@@ -1,0 +1,109 @@
+"""The engine's own inbound and outbound types; no platform SDK appears here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, Union
+
+InboundKind = Literal["text", "button", "follow", "other"]
+
+
+@dataclass(frozen=True)
+class ConvKey:
+    """Who a conversation is with: a channel name and that channel's user id."""
+
+    channel: str
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.user}"
+
+    @classmethod
+    def parse(cls, text: str) -> "ConvKey":
+        """Turn the string form back into a key."""
+        channel, _, user = text.partition(":")
+        return cls(channel, user)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing the person did: typed text, tapped a button, added us, or sent something else.
+
+    `at` is when it happened (the platform's event time), which is "now" for the engine.
+    """
+
+    kind: InboundKind
+    at: datetime
+    text: str = ""
+    data: str = ""
+
+
+@dataclass(frozen=True)
+class Button:
+    """A quick-reply button: what it shows, what it sends back, and what the chat displays."""
+
+    label: str
+    data: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """A plain text message."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    """One consultation window, ready to show: a title and short lines."""
+
+    contact_id: str
+    title: str
+    lines: tuple[str, ...]
+    url: str | None = None
+    open_now: bool | None = None
+
+
+Message = Union[Text, ContactCard]
+
+
+@dataclass
+class Reply:
+    """What the engine wants said: messages in order, and buttons under the last one."""
+
+    messages: list[Message] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+
+    def extend(self, other: "Reply") -> None:
+        """Append another reply's messages; its buttons replace ours."""
+        self.messages.extend(other.messages)
+        self.buttons = list(other.buttons)
+
+    def texts(self) -> list[str]:
+        """Return the text of every message, for tests and the terminal."""
+        out = []
+        for m in self.messages:
+            out.append(m.text if isinstance(m, Text) else "\n".join((m.title,) + m.lines))
+        return out
+
+
+@dataclass
+class ConvState:
+    """What is stored for one conversation between events."""
+
+    flow: str
+    state: str | None = None
+    answers: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    last_active: datetime | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """The engine's answer to one inbound: the state to store and the reply to send."""
+
+    conv: ConvState
+    reply: Reply
+    fired: list[str] = field(default_factory=list)
