@@ -58,7 +58,9 @@ class Engine:
         fresh = conv.state is None or conv.flow not in self.flows \
             or conv.state not in self.flows[conv.flow].spec.states
         idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
-        if inbound.kind == "follow":
+        if inbound.kind == "group":
+            self._group_notice(conv, reply)
+        elif inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
         elif fresh or idle:
             self._restart(conv, reply, inbound, prefix="welcome_back" if idle else "greeting")
@@ -73,6 +75,12 @@ class Engine:
         return Outcome(conv, reply, fired)
 
     # -- the steps of a turn -------------------------------------------------
+
+    def _group_notice(self, conv: ConvState, reply: Reply) -> None:
+        """In a group, say once that we only talk one to one; then stay quiet there."""
+        if not conv.flags.get("group_notice_sent"):
+            self._say_message(reply, "group_notice")
+            conv.flags["group_notice_sent"] = True
 
     def _answer(self, conv: ConvState, reply: Reply, inbound: Inbound,
                 fired: list[str], quiet: bool) -> None:
@@ -103,11 +111,16 @@ class Engine:
 
     def _button(self, conv: ConvState, inbound: Inbound) -> ButtonSpec | None:
         state = self._state(conv)
+        text = inbound.text
         if inbound.kind == "button" and inbound.data.startswith("b:"):
             _, offered_in, bid = inbound.data.split(":", 2)
             if offered_in == conv.state:
                 return next((b for b in state.buttons if b.id == bid), None)
-        return match_button(state, inbound.text)
+            # A button from an earlier message: read its label as words said now.
+            earlier = self.flows[conv.flow].spec.states.get(offered_in)
+            tapped = next((b for b in earlier.buttons if b.id == bid), None) if earlier else None
+            text = tapped.label if tapped else ""
+        return match_button(state, text)
 
     def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound) -> None:
         answers = {**conv.answers, **button.set}

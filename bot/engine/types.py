@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Union
 
-InboundKind = Literal["text", "button", "follow", "other"]
+InboundKind = Literal["text", "button", "follow", "other", "group", "unfollow"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,9 @@ class ConvKey:
 @dataclass(frozen=True)
 class Inbound:
     """One thing the person did: typed text, tapped a button, added us, or sent something else.
+
+    `group` is anything from a group or room chat, where no interview is run;
+    `unfollow` means the person blocked us, and their data is deleted.
 
     `at` is when it happened (the platform's event time), which is "now" for the engine.
     """

@@ -134,3 +134,10 @@ def test_engine_does_not_change_the_state_it_was_given(engine):
     start = engine.handle(None, Inbound("follow", T0)).conv
     run(engine, start, "自分")
     assert start.state == "who" and start.answers == {}
+
+
+def test_group_chat_gets_one_notice_and_no_interview(engine):
+    first = engine.handle(None, Inbound("group", T0))
+    assert first.reply.texts() == ["グループでは相談をお受けしていません。1対1でどうぞ。"]
+    second = engine.handle(first.conv, Inbound("group", T0))
+    assert second.reply.messages == [] and second.conv.state is None

@@ -1,0 +1,1 @@
+"""Platform adapters. Only here is a platform SDK imported."""

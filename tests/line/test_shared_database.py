@@ -1,0 +1,36 @@
+"""Several servers sharing one database: each event handled once, in order."""
+from __future__ import annotations
+
+import threading
+
+from ..line_fake import REPLY, LineUser
+
+
+def test_two_servers_on_one_database_handle_each_event_once(make_app, line_api, database):
+    apps = [make_app(DATABASE_URL=database, DISPATCH_THREADS=2) for _ in range(2)]
+    users = [LineUser(apps[0].test_client(), apps[0].config["LINE_CHANNEL_SECRET"],
+                      user_id="U" + str(n) * 32) for n in range(1, 4)]
+    for u in users:
+        u.post(u.follow())
+    line_api.wait_for(REPLY, 3)
+    line_api.delay[REPLY] = 0.1
+    steps = ["自分", "つきまとい", "戻る", "悪口"]
+    events = {u.user_id: [u.text(s) for s in steps] for u in users}
+
+    def send(u: LineUser) -> None:  # each message lands on either server
+        for i, ev in enumerate(events[u.user_id]):
+            u.post(ev, client=apps[i % 2].test_client())
+
+    threads = [threading.Thread(target=send, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bodies = [b for b, _ in line_api.wait_for(REPLY, 3 + 12, timeout=20)]
+    tokens = [b["replyToken"] for b in bodies]
+    assert len(tokens) == len(set(tokens)) == 15  # nothing twice
+    for u in users:
+        mine = [t for t in tokens if t in {e["replyToken"] for e in events[u.user_id]}]
+        assert mine == [e["replyToken"] for e in events[u.user_id]]  # in order
+        conv = apps[1].extensions["bot"].store.load(f"line:{u.user_id}")
+        assert conv.answers == {"audience": "self", "topic": "defamation"}

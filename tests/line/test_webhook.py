@@ -1,0 +1,278 @@
+"""End to end through POST /callback: signed LINE payloads in, a fake Messaging API out."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+import pytest
+
+from bot import create_app
+
+from ..line_fake import LOADING, PUSH, REPLY, LineUser
+
+GREETING = "テスト用のあいさつです。"
+WHO = "どなたのことですか？"
+WHAT = "何がありましたか？"
+
+
+def labels(body: dict) -> list[str]:
+    return [i["action"]["label"] for i in body["messages"][-1]["quickReply"]["items"]]
+
+
+def data_for(body: dict, label: str) -> str:
+    items = body["messages"][-1]["quickReply"]["items"]
+    return next(i["action"]["data"] for i in items if i["action"]["label"] == label)
+
+
+def test_follow_gets_greeting_and_buttons_by_reply(user, line_api):
+    follow = user.follow()
+    assert user.post(follow).status_code == 200
+    body, headers = line_api.wait_for(REPLY, 1)[0]
+    assert body["replyToken"] == follow["replyToken"]
+    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert labels(body) == ["自分", "友人・家族"]
+    assert headers["Authorization"] == "Bearer test-channel-token"
+
+
+def test_taps_and_words_drive_the_conversation(user, line_api):
+    user.post(user.follow())
+    first = line_api.wait_for(REPLY, 1)[0][0]
+    user.post(user.tap(data_for(first, "友人・家族")))
+    second = line_api.wait_for(REPLY, 2)[1][0]
+    assert [m["text"] for m in second["messages"]] == [WHAT]
+    user.post(user.text("友人がネットで悪口を書かれています"))
+    third = line_api.wait_for(REPLY, 3)[2][0]
+    assert [m["text"] for m in third["messages"]] == [
+        "ご本人からの相談が必要な窓口もあります。", "ありがとうございました。", "悪口の件ですね。"]
+
+
+@pytest.mark.parametrize("signature", [None, "forged", "c2lnbmF0dXJl"])
+def test_missing_or_wrong_signature_is_refused_and_nothing_runs(app, user, line_api, caplog,
+                                                              signature):
+    caplog.set_level(logging.DEBUG)
+    secret_words = "誰にも言えない秘密の相談"
+    resp = user.post(user.text(secret_words), signature=signature)
+    assert resp.status_code == 400
+    time.sleep(0.4)
+    assert line_api.sent_count() == 0
+    assert app.extensions["bot"].store.pending_keys(time.time() + 60) == []
+    assert secret_words not in caplog.text
+
+
+def test_verify_button_with_no_events_gets_200(user, line_api):
+    assert user.post().status_code == 200
+    time.sleep(0.3)
+    assert line_api.sent_count() == 0
+
+
+@pytest.mark.parametrize("body", [
+    "not json at all",
+    '{"destination": "U0", "events": [{"type": "message"}]}',
+    '{"destination": "U0"}',
+    '{"destination": "U0", "events": "nope"}',
+    '[1, 2, 3]',
+])
+def test_malformed_bodies_get_400_not_500(user, line_api, body):
+    assert user.post(body=body).status_code == 400
+    assert line_api.sent_count() == 0
+
+
+def test_event_missing_v3_fields_gets_400(user):
+    ev = user.text("こんにちは")
+    del ev["webhookEventId"], ev["deliveryContext"]
+    assert user.post(ev).status_code == 400
+
+
+def test_unknown_event_types_and_standby_are_ignored(user, line_api):
+    unknown = user.event("somethingNew", reply_token=None)
+    standby = user.text("待機中のメッセージ", mode="standby")
+    assert "replyToken" not in standby
+    assert user.post(unknown, standby).status_code == 200
+    time.sleep(0.4)
+    assert line_api.sent_count() == 0
+
+
+def test_redelivered_event_is_processed_once(user, line_api):
+    follow = user.follow()
+    again = dict(follow, deliveryContext={"isRedelivery": True})
+    assert user.post(follow).status_code == 200
+    line_api.wait_for(REPLY, 1)
+    assert user.post(again).status_code == 200
+    assert user.post(follow, again).status_code == 200
+    time.sleep(0.5)
+    assert len(line_api.requests(REPLY)) == 1
+
+
+def test_sticker_gets_kind_answer_and_state_stays(user, line_api):
+    user.post(user.follow())
+    first = line_api.wait_for(REPLY, 1)[0][0]
+    user.post(user.tap(data_for(first, "自分")))
+    line_api.wait_for(REPLY, 2)
+    user.post(user.sticker())
+    body = line_api.wait_for(REPLY, 3)[2][0]
+    assert [m["text"] for m in body["messages"]] == ["画像やスタンプは読み取れません。"]
+    assert labels(body) == ["悪口を書かれた", "つきまとい"]
+
+
+def test_group_chat_gets_one_notice_and_no_interview(user, line_api):
+    group = {"type": "group", "groupId": "C" + "9" * 32, "userId": user.user_id}
+    user.post(user.text("悪口を書かれた", source=group))
+    body = line_api.wait_for(REPLY, 1)[0][0]
+    assert [m["text"] for m in body["messages"]] == ["グループでは相談をお受けしていません。1対1でどうぞ。"]
+    assert "quickReply" not in body["messages"][-1]
+    user.post(user.text("自分", source=group), user.text("つきまとい", source=group))
+    time.sleep(0.5)
+    assert line_api.sent_count() == 1
+
+
+def test_webhook_answers_fast_while_api_stalls(make_app, line_api):
+    app = make_app(LOADING_AFTER_SECONDS=0.5)
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    line_api.delay[REPLY] = 10.0
+    started = time.monotonic()
+    user.post(user.follow())
+    first = time.monotonic() - started
+    line_api.wait_for(REPLY, 1, timeout=3)  # the stalled call is under way
+    started = time.monotonic()
+    assert user.post(user.text("自分")).status_code == 200
+    second = time.monotonic() - started
+    assert first < 1.0 and second < 1.0
+    loading = line_api.wait_for(LOADING, 1, timeout=5)[0][0]
+    assert loading["chatId"] == user.user_id and loading["loadingSeconds"] % 5 == 0
+    bodies = [b for b, _ in line_api.wait_for(REPLY, 2, timeout=25)]
+    assert [m["text"] for m in bodies[1]["messages"]] == [WHAT]
+
+
+def test_spent_reply_token_falls_back_to_push_with_retry_key(user, line_api):
+    line_api.behaviour[REPLY] = lambda b: (400, {"message": "Invalid reply token"})
+    user.post(user.follow())
+    body, headers = line_api.wait_for(PUSH, 1)[0]
+    assert body["to"] == user.user_id
+    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert uuid.UUID(headers["X-Line-Retry-Key"])
+    assert len(line_api.requests(REPLY)) == 1
+
+
+def test_failed_push_is_retried_with_the_same_retry_key(user, line_api):
+    line_api.behaviour[REPLY] = lambda b: (400, {"message": "Invalid reply token"})
+    answers = iter([(500, {"message": "Internal error"}), (200, {})])
+    line_api.behaviour[PUSH] = lambda b: next(answers)
+    user.post(user.follow())
+    pushes = line_api.wait_for(PUSH, 2, timeout=10)
+    assert pushes[0][1]["X-Line-Retry-Key"] == pushes[1][1]["X-Line-Retry-Key"]
+    assert pushes[0][0] == pushes[1][0]
+    time.sleep(0.3)
+    assert len(line_api.requests(REPLY)) == 1  # the spent token is not tried again
+
+
+def test_push_already_accepted_counts_as_delivered(user, line_api, app):
+    line_api.behaviour[REPLY] = lambda b: (400, {"message": "Invalid reply token"})
+    line_api.behaviour[PUSH] = lambda b: (409, {"message": "The retry key is already accepted"})
+    user.post(user.follow())
+    line_api.wait_for(PUSH, 1)
+    time.sleep(0.5)
+    assert len(line_api.requests(PUSH)) == 1
+    assert app.extensions["bot"].store.pending_keys(time.time() + 3600) == []
+
+
+def test_events_of_one_user_are_processed_in_timestamp_order(make_app, line_api):
+    app = make_app(DISPATCH_SETTLE_SECONDS=0.5)
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    first = line_api.wait_for(REPLY, 1)[0][0]
+    t = user.clock
+    answer_who = user.tap(data_for(first, "自分"), ts=t + 1000)
+    answer_what = user.text("つきまとい", ts=t + 2000)
+    later = threading.Thread(target=user.post, args=(answer_what,),
+                             kwargs={"client": app.test_client()})
+    later.start()  # the later event arrives first
+    time.sleep(0.05)
+    user.post(answer_who, client=app.test_client())
+    later.join()
+    bodies = [b for b, _ in line_api.wait_for(REPLY, 3)]
+    assert bodies[1]["replyToken"] == answer_who["replyToken"]
+    assert [m["text"] for m in bodies[1]["messages"]] == [WHAT]
+    assert [m["text"] for m in bodies[2]["messages"]] == ["ありがとうございました。"]
+
+
+def test_concurrent_events_of_one_user_lose_no_answer(make_app, line_api):
+    app = make_app(DISPATCH_THREADS=4)
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    line_api.wait_for(REPLY, 1)
+    line_api.delay[REPLY] = 0.2
+    events = [user.text("自分"), user.text("つきまとい"), user.text("戻る"), user.text("悪口")]
+    threads = [threading.Thread(target=user.post, args=(e,), kwargs={"client": app.test_client()})
+               for e in events]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    bodies = [b for b, _ in line_api.wait_for(REPLY, 5, timeout=15)]
+    tokens = [b["replyToken"] for b in bodies[1:]]
+    assert tokens == [e["replyToken"] for e in events]
+    conv = app.extensions["bot"].store.load(f"line:{user.user_id}")
+    assert conv.state == "done" and conv.answers == {"audience": "self", "topic": "defamation"}
+
+
+def test_acknowledged_event_survives_a_crash_before_processing(make_app, line_api):
+    dead = make_app(DISPATCH_THREADS=0)  # acknowledges, then "dies" before any worker ran
+    user = LineUser(dead.test_client(), dead.config["LINE_CHANNEL_SECRET"])
+    assert user.post(user.follow()).status_code == 200
+    time.sleep(0.3)
+    assert line_api.sent_count() == 0
+    revived = make_app()
+    revived.extensions["bot"].dispatcher.start()
+    body = line_api.wait_for(REPLY, 1)[0][0]
+    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+
+
+def test_restart_mid_conversation_continues_where_it_was(make_app, line_api):
+    first_app = make_app()
+    user = LineUser(first_app.test_client(), first_app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    user.post(user.text("自分"))
+    line_api.wait_for(REPLY, 2)
+    first_app.extensions["bot"].dispatcher.stop()
+    second_app = make_app()
+    user.client = second_app.test_client()
+    user.post(user.text("つきまとい"))
+    body = line_api.wait_for(REPLY, 3)[2][0]
+    assert [m["text"] for m in body["messages"]] == ["ありがとうございました。"]
+
+
+def test_time_is_the_event_timestamp_not_the_server_clock(user, line_api):
+    user.post(user.follow())
+    user.post(user.text("自分"))
+    line_api.wait_for(REPLY, 2)
+    user.clock += 25 * 3600 * 1000  # the next message was written a day later
+    user.post(user.text("こんにちは"))
+    body = line_api.wait_for(REPLY, 3)[2][0]
+    assert [m["text"] for m in body["messages"]] == ["おかえりなさい。", WHO]
+
+
+def test_unfollow_deletes_what_was_stored(app, user, line_api):
+    user.post(user.follow())
+    user.post(user.text("自分"))
+    line_api.wait_for(REPLY, 2)
+    store = app.extensions["bot"].store
+    assert store.load(f"line:{user.user_id}").answers == {"audience": "self"}
+    user.post(user.event("unfollow", reply_token=None))
+    deadline = time.time() + 5
+    while store.load(f"line:{user.user_id}") is not None and time.time() < deadline:
+        time.sleep(0.05)
+    assert store.load(f"line:{user.user_id}") is None
+    assert len(line_api.requests(REPLY)) == 2
+
+
+def test_without_line_settings_the_app_starts_and_callback_says_503(tmp_path, test_flows,
+                                                                     monkeypatch, caplog):
+    monkeypatch.delenv("LINE_CHANNEL_SECRET", raising=False)
+    monkeypatch.delenv("LINE_CHANNEL_ACCESS_TOKEN", raising=False)
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite3'}",
+                      "FLOWS_DIR": str(test_flows)})
+    resp = app.test_client().post("/callback", data=b"{}", headers={"X-Line-Signature": "x"})
+    assert resp.status_code == 503
+    assert "LINE_CHANNEL_SECRET" in caplog.text

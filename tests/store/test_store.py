@@ -1,0 +1,111 @@
+"""The store's contract, run against SQLite and PostgreSQL alike."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from bot.dispatch import stored_inbound
+from bot.engine import ConvState
+from bot.store import QueuedEvent, Store
+
+T = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
+
+
+def queued(event_id: str, key: str = "line:U1", ts: int = 1000, text: str = "こんにちは") -> QueuedEvent:
+    return QueuedEvent(event_id, key, ts, stored_inbound("text", ts, text=text), {"reply_token": "r"})
+
+
+def test_conversation_round_trip(database):
+    store = Store(database)
+    assert store.load("line:U1") is None
+    conv = ConvState("main", "what", {"audience": "self", "flags": ["child"]},
+                     [{"state": "who", "answers": {}}], T, {"group_notice_sent": True})
+    store.save("line:U1", conv)
+    again = Store(database).load("line:U1")  # as after a restart
+    assert again == conv
+
+
+def test_redelivered_event_is_stored_once(database):
+    store = Store(database)
+    assert store.enqueue([queued("E1"), queued("E1")]) == ["E1"]
+    assert store.enqueue([queued("E1"), queued("E2", ts=2000)]) == ["E2"]
+    assert store.pending_keys(time.time()) == ["line:U1"]
+
+
+def test_next_event_is_the_earliest_and_waits_to_settle(database):
+    store = Store(database)
+    store.enqueue([queued("late", ts=5000), queued("early", ts=4000)], now=100.0)
+    assert store.next_event("line:U1", now=100.1, settle=0.5) is None
+    ev = store.next_event("line:U1", now=101.0, settle=0.5)
+    assert ev.event_id == "early" and ev.inbound["text"] == "こんにちは"
+
+
+def test_finished_event_keeps_no_message_text(database):
+    store = Store(database)
+    store.enqueue([queued("E1", text="誰にも言えないこと")])
+    ev = store.next_event("line:U1", time.time() + 1)
+    store.decide(ev, "line:U1", ConvState("main", "who"), [[{"type": "text", "text": "hi"}]])
+    decided = store.next_event("line:U1", time.time() + 1)
+    assert decided.status == "decided" and decided.inbound is None
+    assert decided.outbound == [[{"type": "text", "text": "hi"}]]
+    store.finish("E1")
+    assert store.next_event("line:U1", time.time() + 1) is None
+    with store.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM inbox")]
+    assert "誰にも言えないこと" not in repr(rows)
+    assert store.enqueue([queued("E1")]) == []  # the id still guards against redelivery
+    assert store.purge_inbox(before=time.time() + 1) == 1
+
+
+def test_failed_attempt_is_retried_later(database):
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    store.retry_later("E1", at=time.time() + 60, error="Messaging API 500")
+    assert store.pending_keys(time.time()) == []
+    assert store.pending_keys(time.time() + 61) == ["line:U1"]
+    assert store.next_event("line:U1", time.time() + 61).attempts == 1
+
+
+def test_lease_admits_one_owner_until_it_expires(database):
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    assert store.acquire("line:U1", "a", 30, now=1000.0)
+    assert not store.acquire("line:U1", "b", 30, now=1010.0)
+    assert store.acquire("line:U1", "b", 30, now=1031.0)  # a died; its lease ran out
+    store.release("line:U1", "a")  # a late release by the old owner changes nothing
+    assert not store.acquire("line:U1", "a", 30, now=1032.0)
+    store.release("line:U1", "b")
+    assert store.acquire("line:U1", "a", 30, now=1033.0)
+
+
+def test_lease_under_contention_has_one_winner(database):
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    winners = []
+    barrier = threading.Barrier(8)
+
+    def grab(name: str) -> None:
+        barrier.wait()
+        if store.acquire("line:U1", name, 30, now=time.time()):
+            winners.append(name)
+
+    threads = [threading.Thread(target=grab, args=(f"w{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_forget_deletes_the_conversation(database):
+    store = Store(database)
+    store.save("line:U1", ConvState("main", "what", {"audience": "self"}, last_active=T))
+    store.forget("line:U1")
+    assert store.load("line:U1") is None
+
+
+def test_idle_time_survives_storage(database):
+    store = Store(database)
+    store.save("line:U1", ConvState("main", "what", last_active=T + timedelta(minutes=5)))
+    assert store.load("line:U1").last_active == T + timedelta(minutes=5)
