@@ -7,6 +7,7 @@ from typing import Callable
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from .engine import Inbound, Reply
 
@@ -39,6 +40,7 @@ def show(reply: Reply, echo: Callable[[str], None] = click.echo) -> None:
 @click.command("chat")
 @click.option("--at", "at", metavar="ISO-8601",
               help="Start the clock here, e.g. 2026-11-23T10:00+09:00 (default: now).")
+@with_appcontext
 def chat_command(at: str | None) -> None:
     """Talk to the bot in the terminal, with the same engine and flows as on LINE."""
     engine = current_app.extensions["bot"].engine

@@ -81,6 +81,38 @@ def load(path: Path, name: str | None = None) -> Any:
         raise ContentError(name, line, f"YAML syntax: {exc.problem or exc}") from exc
 
 
+class Checker:
+    """Collects every problem of one content file, instead of stopping at the first."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.errors: list[ContentError] = []
+
+    def error(self, line: int | None, message: str) -> None:
+        """Record a problem at a line."""
+        self.errors.append(ContentError(self.file, line, message))
+
+    def keys(self, node: Any, allowed: set[str], what: str) -> bool:
+        """Check that `node` is a mapping with only allowed keys (catches misspellings)."""
+        if not isinstance(node, dict):
+            self.error(line_of(node) or None, f"{what} must be a mapping")
+            return False
+        for key in node:
+            if key not in allowed:
+                self.error(node.line_of(key), f"unknown key {key!r} in {what}; "
+                           f"allowed: {', '.join(sorted(allowed))}")
+        return True
+
+    def strings(self, node: Any, line: int, what: str) -> tuple[str, ...]:
+        """Read an optional list of non-empty texts."""
+        if node is None:
+            return ()
+        if not isinstance(node, list) or not all(isinstance(w, str) and w for w in node):
+            self.error(line, f"{what} must be a list of texts")
+            return ()
+        return tuple(node)
+
+
 def line_of(node: Any, default: int = 0) -> int:
     """Return the line a loaded YAML value starts on, when known."""
     return getattr(node, "line", default)

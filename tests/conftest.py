@@ -35,6 +35,8 @@ def postgres_url() -> str | None:
 def fresh_postgres() -> str:
     """Empty the test database and return its URL, or skip with the reason."""
     url = postgres_url()
+    if not url and os.environ.get("REQUIRE_POSTGRES"):
+        pytest.fail(f"REQUIRE_POSTGRES is set but {POSTGRES_ENV} is not")
     if not url:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}, e.g. "
                     "postgresql://postgres@127.0.0.1:5432/test")

@@ -96,25 +96,8 @@ class FlowErrors(Exception):
         super().__init__("\n".join(str(e) for e in errors))
 
 
-class _Reader:
+class _Reader(yamlsrc.Checker):
     """Reads one flow file, collecting every problem instead of stopping at the first."""
-
-    def __init__(self, file: str):
-        self.file = file
-        self.errors: list[ContentError] = []
-
-    def error(self, line: int, message: str) -> None:
-        self.errors.append(ContentError(self.file, line, message))
-
-    def keys(self, node: Any, allowed: set[str], what: str) -> bool:
-        if not isinstance(node, dict):
-            self.error(yamlsrc.line_of(node), f"{what} must be a mapping")
-            return False
-        for key in node:
-            if key not in allowed:
-                self.error(node.line_of(key), f"unknown key {key!r} in {what}; "
-                           f"allowed: {', '.join(sorted(allowed))}")
-        return True
 
     def text(self, node: Any, line: int, what: str) -> str:
         if not isinstance(node, str) or not node.strip():
@@ -133,12 +116,7 @@ class _Reader:
         return label
 
     def words(self, node: Any, line: int) -> tuple[str, ...]:
-        if node is None:
-            return ()
-        if not isinstance(node, list) or not all(isinstance(w, str) and w for w in node):
-            self.error(line, "words must be a list of texts")
-            return ()
-        return tuple(node)
+        return self.strings(node, line, "words")
 
     def condition(self, node: Any, line: int) -> dict | None:
         if node is None:

@@ -1,0 +1,92 @@
+"""The consultation windows: which fit a case, and whether they are open right now."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..yamlsrc import ContentError
+from .hours import JST, describe_day, describe_when
+from .model import ALERTS, FLAGS, TOPICS, WANTS, Contact, read_contacts
+
+__all__ = ["ALERTS", "Contact", "Directory", "Status", "TOPICS", "WANTS", "load_directory"]
+
+RESTRICTING = {"child", "woman", "foreigner", "tokyo"}  # shown only when the case shows them
+
+
+@dataclass(frozen=True)
+class Status:
+    """A window at one moment: open or not (None: unknown), when it next opens, today's hours."""
+
+    open_now: bool | None
+    next_open: datetime | None
+    today: str
+
+    def describe(self, now: datetime) -> str:
+        """'いま受付中です（今日 8:30〜17:15）' or 'いまは受付時間外です。明日 8:30からです'."""
+        if self.open_now is None:
+            return f"受付時間: {self.today}"
+        if self.open_now:
+            return "いま受付中です（24時間）" if self.today == "24時間" \
+                else f"いま受付中です（今日 {self.today}）"
+        when = f"次は{describe_when(self.next_open, now)}です" if self.next_open else \
+            "しばらく受付の予定がありません"
+        return f"いまは受付時間外です。{when}"
+
+
+class Directory:
+    """All windows from contacts.yaml; only enabled ones are ever offered."""
+
+    def __init__(self, contacts: list[Contact]):
+        self.all = contacts
+        self.enabled = [c for c in contacts if c.enabled]
+        self._order = {c.id: i for i, c in enumerate(self.enabled)}
+
+    def get(self, contact_id: str) -> Contact | None:
+        """An enabled window by id."""
+        return next((c for c in self.enabled if c.id == contact_id), None)
+
+    def status(self, contact: Contact, at: datetime) -> Status:
+        """Open now, next opening and today's hours, at `at` in Japan time."""
+        hours = contact.hours
+        return Status(hours.is_open(at), hours.next_open(at), describe_day(hours, at.astimezone(JST).date()))
+
+    def match(self, answers: Mapping[str, Any], at: datetime) -> list[Contact]:
+        """The windows that fit the case, open ones first, then in file order."""
+        return self.ordered([c for c in self.enabled if serves(c, answers)], at)
+
+    def alerts(self, kind: str, answers: Mapping[str, Any], at: datetime,
+               open_first: bool = True) -> list[Contact]:
+        """The windows for danger or crisis that fit this person."""
+        found = [c for c in self.enabled if kind in c.alerts and fits_audience(c, answers)]
+        return self.ordered(found, at) if open_first else found
+
+    def ordered(self, contacts: list[Contact], at: datetime) -> list[Contact]:
+        """Open now first, then unknown hours, then closed; file order within each."""
+        rank = {True: 0, None: 1, False: 2}
+        return sorted(contacts, key=lambda c: (rank[c.hours.is_open(at)], self._order[c.id]))
+
+
+def fits_audience(contact: Contact, answers: Mapping[str, Any]) -> bool:
+    """A window for children, women, foreigners or one city fits only when the case shows it."""
+    shown = {flag for flag in FLAGS if answers.get(flag) is True}
+    return (set(contact.audience) & RESTRICTING) <= shown
+
+
+def serves(contact: Contact, answers: Mapping[str, Any]) -> bool:
+    """Does this window handle this topic and want, for this person, reported by them?"""
+    topic, want, role = answers.get("topic"), answers.get("want"), answers.get("audience")
+    if "any" not in contact.topics and topic not in contact.topics:
+        return False
+    if "any" not in contact.wants and want not in contact.wants:
+        return False
+    if contact.reporters and role and role not in contact.reporters:
+        return False
+    return fits_audience(contact, answers)
+
+
+def load_directory(path: Path) -> tuple[Directory, list[ContentError]]:
+    """Read contacts.yaml into a directory; return it with every problem found."""
+    contacts, errors = read_contacts(path)
+    return Directory(contacts), errors

@@ -1,0 +1,199 @@
+"""`contacts.yaml`: the consultation windows, read and checked with file:line errors."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .. import yamlsrc
+from ..yamlsrc import ContentError
+from .hours import CLOSURES, DAY_GROUPS, DAYS, Hours, HoursError, parse_range
+
+TOPICS = ("defamation", "privacy", "impersonation", "stalking", "threat", "sexual_image",
+          "account", "illegal_report", "bullying", "other")
+WANTS = ("delete", "identify", "damages", "police", "talk", "unsure")
+ROLES = ("self", "guardian", "school", "friend")
+FLAGS = ("child", "woman", "foreigner")
+AUDIENCES = ("everyone", "child", "woman", "foreigner", "crime_victim", "tokyo")
+CHANNELS = ("phone", "web_form", "line", "chat", "in_person", "mail")
+SERVICES = ("advice", "deletion", "police", "legal_aid", "listening", "report", "security")
+ALERTS = ("danger", "crisis")
+TOLLS = {"free": "通話無料", "navi": "ナビダイヤル・通話料がかかります", "charged": "通話料がかかります"}
+
+CONTACT_KEYS = {"id", "name", "operator", "enabled", "disabled_reason", "summary", "phones", "url",
+                "channels", "services", "audience", "reporters", "topics", "wants", "alerts",
+                "hours", "source", "verified_on"}
+PHONE_KEYS = {"number", "toll", "ip_phone", "note"}
+HOURS_KEYS = set(DAY_GROUPS) | {"always", "closed", "dates", "note", "varies"}
+PHONE_FORMAT = re.compile(r"^(?:110|119|#\d{4}|0\d{1,4}-\d{1,6}(?:-\d{1,5})?)$")
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A number as written, with what the call costs and whether IP phones get through."""
+
+    number: str
+    toll: str
+    ip_phone: bool = True
+    note: str | None = None
+
+    def describe(self) -> str:
+        """'0570-003-110（ナビダイヤル・通話料がかかります。IP電話からはつながりません）'"""
+        parts = [TOLLS[self.toll]]
+        if not self.ip_phone:
+            parts.append("IP電話からはつながらないことがあります")
+        if self.note:
+            parts.append(self.note)
+        return f"{self.number}（{'。'.join(parts)}）"
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One consultation window."""
+
+    id: str
+    name: str
+    operator: str
+    summary: str
+    phones: tuple[Phone, ...]
+    url: str | None
+    channels: tuple[str, ...]
+    services: tuple[str, ...]
+    audience: tuple[str, ...]
+    reporters: tuple[str, ...]
+    topics: tuple[str, ...]
+    wants: tuple[str, ...]
+    alerts: tuple[str, ...]
+    hours: Hours
+    source: str | None
+    verified_on: date | None
+    enabled: bool = True
+    disabled_reason: str | None = None
+    line: int = 0
+
+
+class _Reader(yamlsrc.Checker):
+    def choice(self, node: Any, line: int, what: str, allowed: tuple[str, ...],
+               any_ok: bool = False) -> tuple[str, ...]:
+        values = self.strings(node, line, what)
+        for v in values:
+            if v not in allowed and not (any_ok and v == "any"):
+                self.error(line, f"unknown {what} {v!r}; allowed: "
+                           f"{', '.join(allowed + (('any',) if any_ok else ()))}")
+        return values
+
+    def hours(self, node: Any, line: int) -> Hours:
+        if node == "24h":
+            return Hours(always=True)
+        if not self.keys(node, HOURS_KEYS, "hours"):
+            self.error(line, "hours are '24h' or a mapping such as {mon-fri: 08:30-17:15}")
+            return Hours(unknown=True)
+        if "varies" in node:
+            return Hours(unknown=True, note=str(node["varies"]))
+        if node.get("always") is True:
+            return Hours(always=True, note=node.get("note"))
+        weekly: dict[int, tuple] = {}
+        try:
+            for group in DAY_GROUPS:
+                if group in node:
+                    for day in DAY_GROUPS[group]:
+                        weekly[DAYS.index(day)] = self._ranges(node[group])
+            dates = {}
+            for day, value in (node.get("dates") or {}).items():
+                if not isinstance(day, date):
+                    raise HoursError(f"{day!r} is not a date such as 2026-12-28")
+                dates[day] = self._ranges(value)
+        except HoursError as exc:
+            self.error(line, f"hours: {exc}")
+            return Hours(unknown=True)
+        closed = self.choice(node.get("closed"), node.line_of("closed"), "closure", CLOSURES)
+        return Hours(weekly=weekly, closed_holidays="holidays" in closed,
+                     closed_year_end="year_end" in closed, dates=dates, note=node.get("note"))
+
+    @staticmethod
+    def _ranges(value: Any) -> tuple:
+        if value == "closed":
+            return ()
+        values = value if isinstance(value, list) else [value]
+        return tuple(parse_range(v) for v in values)
+
+    def phone(self, node: Any, line: int) -> Phone | None:
+        if not self.keys(node, PHONE_KEYS, "a phone"):
+            return None
+        number = str(node.get("number", ""))
+        if not PHONE_FORMAT.match(number) or (number.startswith("0")
+                                               and len(re.sub(r"\D", "", number)) != 10):
+            self.error(line, f"phone number {number!r} is in an unknown format; write it like "
+                       "0570-003-110, 03-3597-7830, #9110 or 110")
+        toll = node.get("toll")
+        if toll not in TOLLS:
+            self.error(line, f"phone toll {toll!r} must be one of: {', '.join(TOLLS)}")
+            toll = "charged"
+        if number.startswith("0120") and toll != "free":
+            self.error(line, f"{number} is a 0120 number: its toll is 'free'")
+        if number.startswith("0570") and toll != "navi":
+            self.error(line, f"{number} is a 0570 ナビダイヤル number: its toll is 'navi'")
+        return Phone(number, toll, bool(node.get("ip_phone", True)), node.get("note"))
+
+    def contact(self, node: Any, line: int) -> Contact | None:
+        if not self.keys(node, CONTACT_KEYS, "a contact"):
+            return None
+        cid = node.get("id")
+        if not isinstance(cid, str) or not re.match(r"^[a-z0-9_]+$", cid or ""):
+            self.error(line, "a contact needs an 'id' of lower-case letters, digits and _")
+            cid = str(cid)
+        for key in ("name", "operator", "summary"):
+            if not isinstance(node.get(key), str) or not node.get(key).strip():
+                self.error(node.line_of(key), f"contact {cid!r} needs a '{key}'")
+        raw_phones = node.get("phones") or []
+        phones = [self.phone(p, ln) for p, ln in zip(raw_phones, getattr(raw_phones, "item_lines", []))]
+        enabled = bool(node.get("enabled", True))
+        verified = node.get("verified_on")
+        if verified is not None and not isinstance(verified, date):
+            self.error(node.line_of("verified_on"), f"verified_on {verified!r} is not a date "
+                       "such as 2026-11-01")
+            verified = None
+        if enabled and not (node.get("source") and verified):
+            self.error(line, f"contact {cid!r} is enabled but has no 'source' and 'verified_on': "
+                       "a window nobody checked must not reach people; add them or set "
+                       "enabled: false with a disabled_reason")
+        if not enabled and not node.get("disabled_reason"):
+            self.error(line, f"contact {cid!r} is disabled: say why in 'disabled_reason'")
+        if not phones and not node.get("url"):
+            self.error(line, f"contact {cid!r} needs phones or a url")
+        ln = node.line_of
+        return Contact(
+            cid, node.get("name", ""), node.get("operator", ""), node.get("summary", ""),
+            tuple(p for p in phones if p), node.get("url"),
+            self.choice(node.get("channels"), ln("channels"), "channel", CHANNELS),
+            self.choice(node.get("services"), ln("services"), "service", SERVICES),
+            self.choice(node.get("audience") or ["everyone"], ln("audience"), "audience", AUDIENCES),
+            self.choice(node.get("reporters"), ln("reporters"), "reporter", ROLES),
+            self.choice(node.get("topics"), ln("topics"), "topic", TOPICS, any_ok=True),
+            self.choice(node.get("wants"), ln("wants"), "want", WANTS, any_ok=True),
+            self.choice(node.get("alerts"), ln("alerts"), "alert", ALERTS),
+            self.hours(node.get("hours"), ln("hours")), node.get("source"), verified,
+            enabled, node.get("disabled_reason"), line)
+
+
+def read_contacts(path: Path, name: str = "contacts.yaml") -> tuple[list[Contact], list[ContentError]]:
+    """Read contacts.yaml; return every contact (enabled or not) and every problem found."""
+    try:
+        doc = yamlsrc.load(path, name)
+    except ContentError as exc:
+        return [], [exc]
+    reader = _Reader(name)
+    if not reader.keys(doc, {"contacts"}, "contacts.yaml") or not isinstance(
+            doc.get("contacts"), list):
+        reader.error(yamlsrc.line_of(doc) or None, "contacts.yaml needs 'contacts:', a list")
+        return [], reader.errors
+    items = doc["contacts"]
+    contacts = [c for c in (reader.contact(n, ln) for n, ln in zip(items, items.item_lines)) if c]
+    seen: dict[str, int] = {}
+    for c in contacts:
+        if c.id in seen:
+            reader.error(c.line, f"contact id {c.id!r} is used twice (first at line {seen[c.id]})")
+        seen.setdefault(c.id, c.line)
+    return contacts, reader.errors

@@ -1,0 +1,10 @@
+"""Gunicorn hooks: start each worker's dispatcher as soon as the worker boots.
+
+Without this a worker would start draining the inbox only on its first request,
+and events left by a worker that died would wait for the next webhook.
+"""
+
+
+def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
+    """Start the event dispatcher threads inside the freshly forked worker."""
+    worker.wsgi.extensions["bot"].dispatcher.start()

@@ -1,0 +1,86 @@
+"""The Procfile's server: gunicorn with several workers, over real HTTP."""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.dispatch import stored_inbound
+from bot.store import QueuedEvent, Store
+
+from .conftest import SECRET, TEST_FLOWS, TOKEN
+from .line_fake import REPLY, LineUser, sign
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def procfile_command(port: int) -> list[str]:
+    """The web command of the Procfile, bound to a local port."""
+    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
+    args = shlex.split(line.removeprefix("web:"))
+    return [sys.executable, "-m", *args, "--bind", f"127.0.0.1:{port}"]
+
+
+@pytest.fixture
+def server(tmp_path, line_api):
+    port = free_port()
+    db = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+               LINE_API_BASE_URL=line_api.url, DATABASE_URL=db, FLOWS_DIR=str(TEST_FLOWS),
+               DISPATCH_POLL_SECONDS="0.2", DISPATCH_SETTLE_SECONDS="0.05")
+    # An event acknowledged by a server that died before processing it.
+    ts = int(time.time() * 1000)
+    Store(db).enqueue([QueuedEvent("01ORPHANEDEVENT0000000000A", "line:U" + "7" * 32, ts,
+                                   stored_inbound("follow", ts), {"reply_token": "orphan-token"})])
+    proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url + "/callback", timeout=1)
+        except urllib.error.HTTPError:
+            break  # answering (405 for GET): up
+        except OSError:
+            time.sleep(0.1)
+    yield url
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def post(url: str, body: str, signature: str) -> int:
+    req = urllib.request.Request(url + "/callback", data=body.encode(), method="POST",
+                                 headers={"Content-Type": "application/json",
+                                          "X-Line-Signature": signature})
+    try:
+        return urllib.request.urlopen(req, timeout=5).status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_procfile_server_answers_and_resumes_orphaned_events(server, line_api):
+    orphan = line_api.wait_for(REPLY, 1)[0][0]  # picked up at boot, before any request
+    assert orphan["replyToken"] == "orphan-token"
+    user = LineUser(None, SECRET)
+    body = user.body(user.follow())
+    assert post(server, body, sign(body, SECRET)) == 200
+    assert post(server, body, "forged") == 400
+    replies = line_api.wait_for(REPLY, 2)
+    assert replies[1][0]["messages"][0]["text"] == "テスト用のあいさつです。"
+    time.sleep(0.3)
+    assert len(line_api.requests(REPLY)) == 2
