@@ -8,15 +8,14 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
-from datetime import timedelta
-from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
 
 from . import config
+from .content import Content, load_content
 from .dispatch import Dispatcher
-from .engine import Engine, load_flows
+from .engine import Engine
 from .store import Store
 
 logger = logging.getLogger(__name__)
@@ -24,19 +23,17 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Services:
-    """What the app's parts share: the store, the current engine, the dispatcher."""
+    """What the app's parts share: the store, the live content, the dispatcher."""
 
     store: Store
-    engine: Engine
+    content: Content
     dispatcher: Dispatcher
     channels: dict[str, Any] = field(default_factory=dict)
 
-
-def build_engine(app: Flask) -> Engine:
-    """Load the flows named in the config into an engine."""
-    flows = load_flows(Path(app.config["FLOWS_DIR"]), app.config["ENTRY_FLOW"])
-    return Engine(flows, app.config["ENTRY_FLOW"],
-                  idle_timeout=timedelta(hours=app.config["IDLE_TIMEOUT_HOURS"]))
+    @property
+    def engine(self) -> Engine:
+        """The engine of the content now live."""
+        return self.content.engine
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -55,7 +52,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .channels import line
 
     store = Store(app.config["DATABASE_URL"])
-    services = Services(store, build_engine(app), None)  # type: ignore[arg-type]
+    services = Services(store, load_content(app.config), None)  # type: ignore[arg-type]
     channel = line.init_app(app)
     if channel is not None:
         services.channels[line.CHANNEL] = channel

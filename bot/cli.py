@@ -1,6 +1,7 @@
 """Flask commands for newcomers, editors and staff: `flask --app bot chat`, ..."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
@@ -9,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
 from .engine import Inbound, Reply
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -76,6 +78,65 @@ def chat_command(at: str | None) -> None:
         show(outcome.reply)
 
 
+@click.command("classify")
+@click.argument("text")
+@with_appcontext
+def classify_command(text: str) -> None:
+    """Show what the keyword rules read in TEXT, as one JSON object."""
+    signals = current_app.extensions["bot"].content.classifier(text)
+    click.echo(json.dumps(signals.as_json(), ensure_ascii=False))
+
+
+@click.command("contacts")
+@click.option("--topic", type=click.Choice(TOPICS), help="What happened.")
+@click.option("--want", type=click.Choice(WANTS), help="What the person wants.")
+@click.option("--audience", metavar="A[,A...]",
+              help=f"Who: {', '.join(ROLES)}; flags: {', '.join(FLAGS)} (comma-separated).")
+@click.option("--at", "at", metavar="ISO-8601", help="The moment to check (default: now).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@with_appcontext
+def contacts_command(topic: str | None, want: str | None, audience: str | None, at: str | None,
+                     as_json: bool) -> None:
+    """List the windows that fit, with open-now and next opening."""
+    directory = current_app.extensions["bot"].content.directory
+    when = parse_at(at) or datetime.now(JST)
+    answers = {"topic": topic, "want": want, **audience_answers(audience)}
+    found = directory.match(answers, when)
+    rows = []
+    for c in found:
+        status = directory.status(c, when)
+        rows.append({"id": c.id, "name": c.name, "phones": [p.number for p in c.phones],
+                     "url": c.url, "open_now": status.open_now,
+                     "next_open": status.next_open.isoformat() if status.next_open else None,
+                     "today": status.today})
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row, c in zip(rows, found):
+        state = {True: "open now", False: "closed", None: "hours vary"}[row["open_now"]]
+        nxt = f", opens {row['next_open']}" if row["next_open"] else ""
+        click.echo(f"{c.id}: {c.name} [{state}{nxt}] today: {row['today']}")
+        for phone in c.phones:
+            click.echo(f"    {phone.describe()}")
+        if c.url:
+            click.echo(f"    {c.url}")
+
+
+def audience_answers(value: str | None) -> dict[str, object]:
+    """Turn '--audience guardian,child' into interview answers."""
+    answers: dict[str, object] = {}
+    for part in filter(None, (value or "").split(",")):
+        if part in ROLES:
+            answers["audience"] = part
+        elif part in FLAGS:
+            answers[part] = True
+        else:
+            raise click.BadParameter(f"{part!r} is not one of {', '.join(ROLES + FLAGS)}",
+                                     param_hint="--audience")
+    return answers
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    app.cli.add_command(chat_command)
+    for command in (chat_command, classify_command, contacts_command):
+        app.cli.add_command(command)

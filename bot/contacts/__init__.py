@@ -53,8 +53,8 @@ class Directory:
         return Status(hours.is_open(at), hours.next_open(at), describe_day(hours, at.astimezone(JST).date()))
 
     def match(self, answers: Mapping[str, Any], at: datetime) -> list[Contact]:
-        """The windows that fit the case, open ones first, then in file order."""
-        return self.ordered([c for c in self.enabled if serves(c, answers)], at)
+        """The windows that fit the case: open ones first, then the ones made for this case."""
+        return self.ordered([c for c in self.enabled if serves(c, answers)], at, specific=True)
 
     def alerts(self, kind: str, answers: Mapping[str, Any], at: datetime,
                open_first: bool = True) -> list[Contact]:
@@ -62,10 +62,16 @@ class Directory:
         found = [c for c in self.enabled if kind in c.alerts and fits_audience(c, answers)]
         return self.ordered(found, at) if open_first else found
 
-    def ordered(self, contacts: list[Contact], at: datetime) -> list[Contact]:
-        """Open now first, then unknown hours, then closed; file order within each."""
+    def ordered(self, contacts: list[Contact], at: datetime, specific: bool = False) -> list[Contact]:
+        """Open now first, then unknown hours, then closed; within each, windows that name
+        the topic and want (when `specific`) before general ones, then file order."""
         rank = {True: 0, None: 1, False: 2}
-        return sorted(contacts, key=lambda c: (rank[c.hours.is_open(at)], self._order[c.id]))
+
+        def general(c: Contact) -> int:
+            return ("any" in c.topics) + ("any" in c.wants) if specific else 0
+
+        return sorted(contacts, key=lambda c: (rank[c.hours.is_open(at)], general(c),
+                                               self._order[c.id]))
 
 
 def fits_audience(contact: Contact, answers: Mapping[str, Any]) -> bool:
@@ -75,11 +81,11 @@ def fits_audience(contact: Contact, answers: Mapping[str, Any]) -> bool:
 
 
 def serves(contact: Contact, answers: Mapping[str, Any]) -> bool:
-    """Does this window handle this topic and want, for this person, reported by them?"""
+    """Does this window handle this topic and want (either unknown: any), for this person?"""
     topic, want, role = answers.get("topic"), answers.get("want"), answers.get("audience")
-    if "any" not in contact.topics and topic not in contact.topics:
+    if topic is not None and "any" not in contact.topics and topic not in contact.topics:
         return False
-    if "any" not in contact.wants and want not in contact.wants:
+    if want is not None and "any" not in contact.wants and want not in contact.wants:
         return False
     if contact.reporters and role and role not in contact.reporters:
         return False

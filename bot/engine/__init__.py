@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..yamlsrc import ContentError
 from .conversation import Engine
-from .flows import COMMANDS, MESSAGES, FlowErrors, read_flow
+from .flows import COMMANDS, INTERRUPTS, MESSAGES, FlowErrors, read_flow
 from .machine import CompiledFlow
 from .types import Button, ContactCard, ConvKey, ConvState, Inbound, Outcome, Reply, Text
 
@@ -35,6 +35,8 @@ def check_flows(folder: Path, entry: str) -> tuple[dict[str, CompiledFlow], list
                    for m in MESSAGES if m not in spec.messages]
         errors += [ContentError(spec.file, None, f"the entry flow needs the command {c!r}")
                    for c in COMMANDS if c not in spec.commands]
+        errors += [ContentError(spec.file, None, f"the entry flow needs the interrupt {i!r}")
+                   for i in INTERRUPTS if i not in spec.interrupts]
     elif not errors:
         errors.append(ContentError(str(folder), None, f"no flow is named {entry!r}"))
     return flows, errors

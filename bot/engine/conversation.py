@@ -9,8 +9,9 @@ import copy
 from datetime import timedelta
 from typing import Any, Callable, Mapping
 
+from .classify import Signals
 from .conditions import holds
-from .flows import ButtonSpec, FlowSpec, StateSpec
+from .flows import ButtonSpec, FlowSpec, SayItem, StateSpec
 from .machine import NEXT, CompiledFlow
 from .normalize import normalize
 from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
@@ -19,6 +20,7 @@ HISTORY_MAX = 30     # steps kept for 戻る
 CHAIN_MAX = 20       # automatic `next` steps in one turn, against loops in content
 
 ContactsRenderer = Callable[[dict, Mapping[str, Any], Inbound], list[Message]]
+Classifier = Callable[[str], Signals]
 
 
 def button_data(state: str, button_id: str) -> str:
@@ -36,11 +38,12 @@ class Engine:
 
     def __init__(self, flows: Mapping[str, CompiledFlow], entry: str,
                  idle_timeout: timedelta = timedelta(hours=24),
-                 contacts: ContactsRenderer | None = None):
+                 contacts: ContactsRenderer | None = None, classifier: Classifier | None = None):
         self.flows = dict(flows)
         self.entry = entry
         self.idle_timeout = idle_timeout
         self.contacts = contacts
+        self.classifier = classifier
 
     @property
     def spec(self) -> FlowSpec:
@@ -55,22 +58,28 @@ class Engine:
         conv = copy.deepcopy(conv) if conv else self.new_conversation()
         reply = Reply()
         fired: list[str] = []
+        signals = self.classifier(inbound.text) if self.classifier and inbound.kind == "text" \
+            else Signals()
+        fired += [f"rule:{r}" for r in signals.matched]
         fresh = conv.state is None or conv.flow not in self.flows \
             or conv.state not in self.flows[conv.flow].spec.states
         idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
         if inbound.kind == "group":
             self._group_notice(conv, reply)
-        elif inbound.kind == "follow":
+            conv.last_active = inbound.at
+            return Outcome(conv, reply, fired)
+        alarmed = self._interrupt(conv, reply, signals, inbound, fired)
+        if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
         elif fresh or idle:
             self._restart(conv, reply, inbound, prefix="welcome_back" if idle else "greeting")
             if inbound.kind in ("text", "button"):
-                self._answer(conv, reply, inbound, fired, quiet=True)
+                self._answer(conv, reply, inbound, signals, fired, after="restart")
         elif inbound.kind == "other":
             self._say_message(reply, "non_text")
             self._reshow(conv, reply)
         else:
-            self._answer(conv, reply, inbound, fired, quiet=False)
+            self._answer(conv, reply, inbound, signals, fired, after="alarm" if alarmed else None)
         conv.last_active = inbound.at
         return Outcome(conv, reply, fired)
 
@@ -82,22 +91,68 @@ class Engine:
             self._say_message(reply, "group_notice")
             conv.flags["group_notice_sent"] = True
 
-    def _answer(self, conv: ConvState, reply: Reply, inbound: Inbound,
-                fired: list[str], quiet: bool) -> None:
-        """Act on a tap or typed words: a command, a button, or 'not understood'."""
+    def _interrupt(self, conv: ConvState, reply: Reply, signals: Signals, inbound: Inbound,
+                   fired: list[str]) -> bool:
+        """Danger and crisis come before anything else, in every state; staff will see them."""
+        raised = [name for name in ("danger", "crisis") if signals.values.get(name)]
+        for name in raised:
+            fired.append(f"interrupt:{name}")
+            conv.flags[name] = True
+            conv.flags[f"{name}_at"] = inbound.at.isoformat()
+            reply.messages.extend(self._say_items(self.spec.interrupts.get(name, ()),
+                                                  {**conv.answers, **signals.answers()}, inbound))
+        return bool(raised)
+
+    def _answer(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
+                fired: list[str], after: str | None) -> None:
+        """Act on a tap or typed words: a command, a button, an answer read from words, or ask again.
+
+        `after` is "restart" when the question was just asked (nothing more to say if the
+        words answer nothing), or "alarm" when safety messages were just sent.
+        """
         command = self._command(inbound)
         if command:
             fired.append(f"command:{command}")
             self._run_command(command, conv, reply, inbound)
             return
-        button = self._button(conv, inbound)
-        if button is not None:
+        state = self._state(conv)
+        learned = self._learn(conv, signals, state.asks)
+        button = self._tapped(conv, inbound) or exact_button(state, inbound.text)
+        inferred = False
+        if button is None and state.asks in learned:
+            button = answer_button(state, conv.answers)
+            inferred = button is not None
+        button = button or contained_button(state, inbound.text)
+        if button is not None and button.command:
+            fired.append(f"command:{button.command}")
+            self._run_command(button.command, conv, reply, inbound)
+        elif button is not None:
+            conv.flags["misses"] = 0
             fired.append(f"button:{conv.state}.{button.id}")
-            self._take(conv, button, reply, inbound)
-            return
-        if not quiet:
+            self._take(conv, button, reply, inbound, inferred=inferred)
+        elif after == "restart":
+            self._reshow(conv, reply)
+        elif after == "alarm":
+            self._say_message(reply, "resume")
+            self._reshow(conv, reply)
+        elif learned:  # understood something for later, not this question: ask it again
+            reply.messages.extend(self._say(state, conv.answers, inbound))
+            self._reshow(conv, reply)
+        else:
+            conv.flags["misses"] = conv.flags.get("misses", 0) + 1
             self._say_message(reply, "not_understood")
             self._reshow(conv, reply)
+
+    def _learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
+        """Keep what the words showed: the asked answer always, others only where unknown."""
+        learned = set()
+        for key, value in signals.answers().items():
+            if key == asks or key not in conv.answers:
+                conv.answers[key] = value
+                learned.add(key)
+        if learned:
+            conv.flags["inferred"] = sorted(set(conv.flags.get("inferred", [])) | learned)
+        return learned
 
     def _command(self, inbound: Inbound) -> str | None:
         if inbound.kind == "button" and inbound.data.startswith("c:"):
@@ -109,28 +164,34 @@ class Engine:
                 return command.name
         return None
 
-    def _button(self, conv: ConvState, inbound: Inbound) -> ButtonSpec | None:
+    def _tapped(self, conv: ConvState, inbound: Inbound) -> ButtonSpec | None:
+        """The button tapped, if it belongs to the current question."""
+        if inbound.kind != "button" or not inbound.data.startswith("b:"):
+            return None
         state = self._state(conv)
-        text = inbound.text
-        if inbound.kind == "button" and inbound.data.startswith("b:"):
-            _, offered_in, bid = inbound.data.split(":", 2)
-            if offered_in == conv.state:
-                return next((b for b in state.buttons if b.id == bid), None)
-            # A button from an earlier message: read its label as words said now.
-            earlier = self.flows[conv.flow].spec.states.get(offered_in)
-            tapped = next((b for b in earlier.buttons if b.id == bid), None) if earlier else None
-            text = tapped.label if tapped else ""
-        return match_button(state, text)
+        _, offered_in, bid = inbound.data.split(":", 2)
+        if offered_in == conv.state:
+            return next((b for b in state.buttons if b.id == bid), None)
+        # A button from an earlier message: read its label as words said now.
+        earlier = self.flows[conv.flow].spec.states.get(offered_in)
+        tapped = next((b for b in earlier.buttons if b.id == bid), None) if earlier else None
+        return exact_button(state, tapped.label) if tapped else None
 
-    def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound) -> None:
+    def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound,
+              inferred: bool = False) -> None:
         answers = {**conv.answers, **button.set}
         target = self.flows[conv.flow].fire(conv.state, button.id, answers)
         self._push_history(conv)
         conv.answers = answers
+        read = [button.label] if inferred else []
+        if not inferred:  # answered explicitly: these answers are no longer guesses
+            conv.flags["inferred"] = [k for k in conv.flags.get("inferred", []) if k not in button.set]
         if target is None:  # a button without `to` records the answer and stays
+            if read:
+                self._acknowledge(reply, read)
             self._reshow(conv, reply)
             return
-        self._enter(conv, target, reply, inbound)
+        self._enter(conv, target, reply, inbound, read=read)
 
     def _run_command(self, name: str, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
         if name == "restart":
@@ -158,24 +219,49 @@ class Engine:
         self._enter(conv, self.spec.start, reply, inbound)
 
     def _enter(self, conv: ConvState, target: str, reply: Reply, inbound: Inbound,
-               chain: bool = True) -> None:
-        """Move to `target`, say what it says, and follow `next` steps."""
+               chain: bool = True, read: list[str] | None = None) -> None:
+        """Move to `target`, say what it says, follow `next`, and skip questions already answered.
+
+        `read` are answers taken from the person's words, acknowledged with any skipped here.
+        """
         flow = self.flows[conv.flow]
+        skipped: list[str] = list(read or [])
+        ack_at = len(reply.messages)
         for _ in range(CHAIN_MAX):
             conv.state = target
             state = flow.spec.states[target]
-            reply.messages.extend(self._say(state, conv.answers, inbound))
-            following = flow.fire(target, NEXT, conv.answers) if chain else None
+            known = answer_button(state, conv.answers) if chain else None
+            if known is not None:
+                if state.asks in conv.flags.get("inferred", []):
+                    skipped.append(known.label)
+                self._push_history(conv)
+                conv.answers = {**known.set, **conv.answers}
+                following = flow.fire(target, known.id, conv.answers)
+            else:
+                reply.messages.extend(self._say(state, conv.answers, inbound))
+                following = flow.fire(target, NEXT, conv.answers) if chain else None
             if following is None:
                 break
             target = following
+        if skipped:
+            self._acknowledge(reply, skipped, at=ack_at)
         reply.buttons = self._buttons(conv)
+
+    def _acknowledge(self, reply: Reply, labels: list[str], at: int | None = None) -> None:
+        """Say what was read from the person's words, so that nothing is guessed silently."""
+        template = self.spec.messages.get("understood", "")
+        text = Text(template.replace("{labels}", "」「".join(labels)))
+        reply.messages.insert(len(reply.messages) if at is None else at, text)
 
     # -- what is said --------------------------------------------------------
 
     def _say(self, state: StateSpec, answers: Mapping[str, Any], inbound: Inbound) -> list[Message]:
+        return self._say_items(state.say, answers, inbound)
+
+    def _say_items(self, items: tuple[SayItem, ...], answers: Mapping[str, Any],
+                   inbound: Inbound) -> list[Message]:
         out: list[Message] = []
-        for item in state.say:
+        for item in items:
             if not holds(item.when, answers):
                 continue
             if item.text is not None:
@@ -207,15 +293,31 @@ class Engine:
         del conv.history[:-HISTORY_MAX]
 
 
-def match_button(state: StateSpec, text: str) -> ButtonSpec | None:
-    """Find the one button typed words mean: a label or word said exactly, else one contained."""
+def exact_button(state: StateSpec, text: str) -> ButtonSpec | None:
+    """The button whose label or one of whose words is exactly what was typed."""
     said = normalize(text)
     if not said:
         return None
-    for button in state.buttons:
-        if said in {normalize(w) for w in (button.label,) + button.words}:
-            return button
-    contained = [b for b in state.buttons
-                 if any(len(normalize(w)) >= 2 and normalize(w) in said for w in b.words)]
-    return contained[0] if len(contained) == 1 else None
+    return next((b for b in state.buttons
+                 if said in {normalize(w) for w in (b.label,) + b.words}), None)
 
+
+def contained_button(state: StateSpec, text: str) -> ButtonSpec | None:
+    """The one button whose words appear in what was typed (none if several do)."""
+    said = normalize(text)
+    found = [b for b in state.buttons
+             if any(len(normalize(w)) >= 2 and normalize(w) in said for w in b.words)]
+    return found[0] if said and len(found) == 1 else None
+
+
+def answer_button(state: StateSpec, answers: Mapping[str, Any]) -> ButtonSpec | None:
+    """For a question whose answer is already known, the button that gives that answer."""
+    if state.asks is None or state.asks not in answers:
+        return None
+    value = answers[state.asks]
+    return next((b for b in state.buttons if b.set.get(state.asks) == value), None)
+
+
+def match_button(state: StateSpec, text: str) -> ButtonSpec | None:
+    """Find the one button typed words mean: a label or word said exactly, else one contained."""
+    return exact_button(state, text) or contained_button(state, text)

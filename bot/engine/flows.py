@@ -17,10 +17,11 @@ from . import conditions, limits
 
 COMMANDS = ("restart", "back", "contacts", "help")
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
-            "group_notice", "help", "nothing_to_go_back_to")
-TOP_KEYS = {"flow", "start", "messages", "commands", "states"}
-STATE_KEYS = {"say", "buttons", "next", "end"}
-BUTTON_KEYS = {"id", "label", "words", "set", "to"}
+            "group_notice", "help", "nothing_to_go_back_to", "understood", "resume")
+INTERRUPTS = ("danger", "crisis")
+TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts"}
+STATE_KEYS = {"say", "buttons", "next", "end", "asks"}
+BUTTON_KEYS = {"id", "label", "words", "set", "to", "command"}
 COMMAND_KEYS = {"label", "words", "to"}
 SAY_KEYS = {"text", "when", "contacts"}
 ROUTE_KEYS = {"when", "to"}
@@ -52,6 +53,7 @@ class ButtonSpec:
     words: tuple[str, ...] = ()
     set: dict = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
+    command: str | None = None  # instead of `to`: run restart, back, contacts or help
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class StateSpec:
     next: tuple[Route, ...] = ()
     end: bool = False
     line: int = 0
+    asks: str | None = None  # the answer this question asks for; skipped when already known
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class FlowSpec:
     states: dict[str, StateSpec]
     messages: dict[str, str]
     commands: dict[str, CommandSpec]
+    interrupts: dict[str, tuple[SayItem, ...]] = field(default_factory=dict)
 
 
 class FlowErrors(Exception):
@@ -179,9 +183,13 @@ class _Reader(yamlsrc.Checker):
         if not isinstance(answers, dict):
             self.error(node.line_of("set"), "'set' must be a mapping such as {want: delete}")
             answers = {}
+        command = node.get("command")
+        if command is not None and (command not in COMMANDS or "to" in node):
+            self.error(node.line_of("command"), f"button {bid!r}: 'command' is one of "
+                       f"{', '.join(COMMANDS)}, and a button has either 'to' or 'command'")
         return ButtonSpec(bid, self.label(node.get("label"), node.line_of("label")),
                           self.words(node.get("words"), node.line_of("words")),
-                          dict(answers), self.routes(node.get("to"), node.line_of("to")))
+                          dict(answers), self.routes(node.get("to"), node.line_of("to")), command)
 
     def state(self, name: str, node: Any, line: int) -> StateSpec:
         if node is None:
@@ -204,9 +212,24 @@ class _Reader(yamlsrc.Checker):
         ids = [b.id for b in buttons]
         for bid in {i for i in ids if ids.count(i) > 1}:
             self.error(node.line_of("buttons"), f"button id {bid!r} is used twice in state {name!r}")
+        asks = node.get("asks")
+        if asks is not None and not any(asks in b.set for b in buttons):
+            self.error(node.line_of("asks"), f"state {name!r} asks for {asks!r}, but none of "
+                       f"its buttons sets {asks!r}")
         return StateSpec(name, self.say(node.get("say"), node.line_of("say")), tuple(buttons),
                          self.routes(node.get("next"), node.line_of("next")),
-                         bool(node.get("end", False)), line)
+                         bool(node.get("end", False)), line, asks)
+
+    def interrupts(self, node: Any) -> dict[str, tuple[SayItem, ...]]:
+        if node is None:
+            return {}
+        if not self.keys(node, set(INTERRUPTS), "interrupts"):
+            return {}
+        out = {}
+        for name, spec in node.items():
+            if self.keys(spec, {"say"}, f"interrupt {name!r}"):
+                out[name] = self.say(spec.get("say"), spec.line_of("say"))
+        return out
 
     def commands(self, node: Any) -> dict[str, CommandSpec]:
         if node is None:
@@ -250,7 +273,7 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
         reader.error(doc.line_of("start"), f"start state {start!r} is not among the states")
         start = next(iter(states))
     spec = FlowSpec(flow_name, shown, start, states, reader.messages(doc.get("messages")),
-                    reader.commands(doc.get("commands")))
+                    reader.commands(doc.get("commands")), reader.interrupts(doc.get("interrupts")))
     from .graph import check_graph  # the graph checks need the whole spec
 
     return spec, reader.errors + check_graph(spec, states_node)

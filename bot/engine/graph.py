@@ -28,7 +28,8 @@ def check_graph(spec: FlowSpec, states_node: Any) -> list[ContentError]:
             if route.to not in spec.states:
                 error(state.name, f"{what} of state {state.name!r} goes to {route.to!r}, "
                       f"which is not a state; states are: {', '.join(spec.states)}")
-        if not state.end and not state.next and not any(b.routes for b in state.buttons):
+        if not state.end and not state.next and not any(b.routes or b.command
+                                                        for b in state.buttons):
             error(state.name, f"state {state.name!r} has no way out: give it buttons with "
                   "'to', a 'next', or mark it 'end: true'")
     for command in spec.commands.values():

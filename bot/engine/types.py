@@ -67,6 +67,10 @@ class ContactCard:
     url: str | None = None
     open_now: bool | None = None
 
+    def as_text(self) -> str:
+        """The card as plain text, as every channel without rich cards shows it."""
+        return "\n".join((self.title, *self.lines) + ((self.url,) if self.url else ()))
+
 
 Message = Union[Text, ContactCard]
 
@@ -85,10 +89,7 @@ class Reply:
 
     def texts(self) -> list[str]:
         """Return the text of every message, for tests and the terminal."""
-        out = []
-        for m in self.messages:
-            out.append(m.text if isinstance(m, Text) else "\n".join((m.title,) + m.lines))
-        return out
+        return [m.text if isinstance(m, Text) else m.as_text() for m in self.messages]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 
 from ...engine.limits import (BUTTONS_MAX, DATA_MAX, LABEL_MAX, MESSAGES_MAX, TEXT_MAX_UTF16,
                               utf16_len)
-from ...engine.types import Button, ContactCard, Message, Reply, Text
+from ...engine.types import Button, Message, Reply, Text
 
 logger = logging.getLogger(__name__)
 
@@ -51,13 +51,7 @@ def _prefix(text: str, units: int) -> str:
 
 
 def _text_of(message: Message) -> str:
-    if isinstance(message, Text):
-        return message.text
-    assert isinstance(message, ContactCard)
-    lines = [message.title, *message.lines]
-    if message.url:
-        lines.append(message.url)
-    return "\n".join(lines)
+    return message.text if isinstance(message, Text) else message.as_text()
 
 
 def _fit(texts: list[str]) -> list[str]:

@@ -1,0 +1,74 @@
+"""Everything editors write, loaded and checked together: flows, windows, keyword rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Mapping
+
+from .contacts import Directory, load_directory
+from .contacts.cards import SPEC_KEYS, renderer
+from .engine import Engine, check_flows
+from .engine.classify import Classifier, read_rules
+from .yamlsrc import ContentError
+
+
+class ContentErrors(Exception):
+    """Content that must not go live, with every problem as `file:line: message`."""
+
+    def __init__(self, errors: list[ContentError]):
+        self.errors = errors
+        super().__init__("\n".join(str(e) for e in errors))
+
+
+@dataclass
+class Content:
+    """The engine built from the content, and the windows directory it uses."""
+
+    engine: Engine
+    directory: Directory
+    classifier: Classifier
+
+
+def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[ContentError]]:
+    """Load all content; return it (None if unusable) and every problem found."""
+    flows, errors = check_flows(Path(config["FLOWS_DIR"]), config["ENTRY_FLOW"])
+    directory, contact_errors = load_directory(Path(config["CONTACTS_FILE"]))
+    rules, rule_errors = read_rules(Path(config["KEYWORDS_FILE"]))
+    errors += contact_errors + rule_errors + _contact_refs(flows, directory)
+    if errors:
+        return None, errors
+    classifier = Classifier(rules)
+    engine = Engine(flows, config["ENTRY_FLOW"],
+                    idle_timeout=timedelta(hours=config["IDLE_TIMEOUT_HOURS"]),
+                    contacts=renderer(directory), classifier=classifier)
+    return Content(engine, directory, classifier), []
+
+
+def load_content(config: Mapping[str, Any]) -> Content:
+    """Load all content, or raise ContentErrors listing every problem."""
+    content, errors = check_content(config)
+    if content is None:
+        raise ContentErrors(errors)
+    return content
+
+
+def _contact_refs(flows: Mapping[str, Any], directory: Directory) -> list[ContentError]:
+    """Windows named in flows must exist and be enabled; specs must use known keys."""
+    known = {c.id for c in directory.enabled}
+    errors = []
+    for flow in flows.values():
+        spec = flow.spec
+        items = [(s.name, i) for s in spec.states.values() for i in s.say]
+        items += [(f"interrupt {n}", i) for n, say in spec.interrupts.items() for i in say]
+        for where, item in items:
+            if item.contacts is None:
+                continue
+            for key in set(item.contacts) - SPEC_KEYS:
+                errors.append(ContentError(spec.file, None, f"{where}: unknown key {key!r} in "
+                                           f"contacts; allowed: {', '.join(sorted(SPEC_KEYS))}"))
+            for cid in item.contacts.get("ids") or []:
+                if cid not in known:
+                    errors.append(ContentError(spec.file, None, f"{where}: window {cid!r} is not "
+                                               "an enabled contact in contacts.yaml"))
+    return errors
