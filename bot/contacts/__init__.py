@@ -56,6 +56,16 @@ class Directory:
         """The windows that fit the case: open ones first, then the ones made for this case."""
         return self.ordered([c for c in self.enabled if serves(c, answers)], at, specific=True)
 
+    def match_open_first(self, answers: Mapping[str, Any], at: datetime,
+                         fallback: int = 2) -> list[Contact]:
+        """The matches; if none is open now, first up to `fallback` open windows for the topic."""
+        found = self.match(answers, at)
+        if fallback <= 0 or any(c.hours.is_open(at) for c in found):
+            return found
+        topic_only = {k: v for k, v in answers.items() if k != "want"}
+        extra = [c for c in self.match(topic_only, at) if c.hours.is_open(at) and c not in found]
+        return extra[:fallback] + found
+
     def alerts(self, kind: str, answers: Mapping[str, Any], at: datetime,
                open_first: bool = True) -> list[Contact]:
         """The windows for danger or crisis that fit this person."""
