@@ -13,27 +13,47 @@ from typing import Any, Mapping
 from flask import Flask
 
 from . import config
-from .content import Content, load_content
+from .content import Content, check_content
 from .dispatch import Dispatcher
 from .engine import Engine
+from .reload import ContentWatcher
 from .store import Store
+from .yamlsrc import ContentError
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Services:
-    """What the app's parts share: the store, the live content, the dispatcher."""
+    """What the app's parts share: the store, the live content, the workers.
+
+    `content` is None only when the app started with broken content: events
+    then wait in the inbox until a valid edit arrives. `content_errors` are the
+    problems of the last edit that was refused.
+    """
 
     store: Store
-    content: Content
-    dispatcher: Dispatcher
+    content: Content | None
+    content_errors: list[ContentError]
+    dispatcher: Dispatcher = None  # type: ignore[assignment]
+    watcher: ContentWatcher = None  # type: ignore[assignment]
     channels: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> Engine | None:
         """The engine of the content now live."""
-        return self.content.engine
+        return self.content.engine if self.content else None
+
+    def apply(self, content: Content | None, errors: list[ContentError]) -> None:
+        """Take new content live, or remember why an edit was refused."""
+        if content is not None:
+            self.content = content
+        self.content_errors = errors
+
+    def start(self) -> None:
+        """Start this process's workers and content watcher."""
+        self.dispatcher.start()
+        self.watcher.start()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -52,7 +72,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .channels import line
 
     store = Store(app.config["DATABASE_URL"])
-    services = Services(store, load_content(app.config), None)  # type: ignore[arg-type]
+    content, errors = check_content(app.config)
+    for error in errors:
+        logger.error("content has errors; nothing is answered until they are fixed: %s", error)
+    services = Services(store, content, errors)
+    services.watcher = ContentWatcher(app.config, services.apply,
+                                      interval=app.config["RELOAD_SECONDS"])
     channel = line.init_app(app)
     if channel is not None:
         services.channels[line.CHANNEL] = channel

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import click
@@ -12,8 +12,19 @@ from flask.cli import with_appcontext
 
 from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
 from .engine import Inbound, Reply
+from .validate import validate
 
 JST = timezone(timedelta(hours=9), "JST")
+
+
+def live_content():
+    """The content now live; with broken content, print every problem and exit 1."""
+    services = current_app.extensions["bot"]
+    if services.content is None:
+        for error in services.content_errors:
+            click.echo(str(error), err=True)
+        raise SystemExit(1)
+    return services.content
 
 
 def parse_at(value: str | None) -> datetime | None:
@@ -45,7 +56,7 @@ def show(reply: Reply, echo: Callable[[str], None] = click.echo) -> None:
 @with_appcontext
 def chat_command(at: str | None) -> None:
     """Talk to the bot in the terminal, with the same engine and flows as on LINE."""
-    engine = current_app.extensions["bot"].engine
+    engine = live_content().engine
     start = parse_at(at) or datetime.now(JST)
     began = time.monotonic()
 
@@ -83,7 +94,7 @@ def chat_command(at: str | None) -> None:
 @with_appcontext
 def classify_command(text: str) -> None:
     """Show what the keyword rules read in TEXT, as one JSON object."""
-    signals = current_app.extensions["bot"].content.classifier(text)
+    signals = live_content().classifier(text)
     click.echo(json.dumps(signals.as_json(), ensure_ascii=False))
 
 
@@ -98,7 +109,7 @@ def classify_command(text: str) -> None:
 def contacts_command(topic: str | None, want: str | None, audience: str | None, at: str | None,
                      as_json: bool) -> None:
     """List the windows that fit, with open-now and next opening."""
-    directory = current_app.extensions["bot"].content.directory
+    directory = live_content().directory
     when = parse_at(at) or datetime.now(JST)
     answers = {"topic": topic, "want": want, **audience_answers(audience)}
     found = directory.match(answers, when)
@@ -136,7 +147,24 @@ def audience_answers(value: str | None) -> dict[str, object]:
     return answers
 
 
+@click.command("validate")
+@click.option("--today", metavar="YYYY-MM-DD", help="Judge verified_on dates as of this day.")
+@with_appcontext
+def validate_command(today: str | None) -> None:
+    """Check every flow, contacts.yaml and keywords.yaml; exit 1 on any error."""
+    day = date.fromisoformat(today) if today else date.today()
+    problems = validate(current_app.config, day)
+    for problem in problems:
+        click.echo(str(problem))
+    errors = [p for p in problems if not p.warning]
+    summary = f"{len(errors)} errors, {len(problems) - len(errors)} warnings"
+    click.echo(summary if problems else "ok: the flows, contacts.yaml and keywords.yaml are valid",
+               err=True)
+    if errors:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (chat_command, classify_command, contacts_command):
+    for command in (chat_command, classify_command, contacts_command, validate_command):
         app.cli.add_command(command)

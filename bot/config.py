@@ -23,11 +23,13 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_POLL_SECONDS": 2.0,    # look for orphaned events this often
     "DISPATCH_LEASE_SECONDS": 60.0,  # a dead worker's conversations free up after this
     "LOADING_AFTER_SECONDS": 1.0,    # show the typing dots if an answer takes longer
+    "RELOAD_SECONDS": 2.0,           # look for edited content this often
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
 _FLOATS = {"LINE_API_TIMEOUT", "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS",
-           "DISPATCH_POLL_SECONDS", "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS"}
+           "DISPATCH_POLL_SECONDS", "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS",
+           "RELOAD_SECONDS"}
 _INTS = {"DISPATCH_THREADS"}
 
 

@@ -10,6 +10,7 @@ from .contacts import Directory, load_directory
 from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
 from .engine.classify import Classifier, read_rules
+from .vocabulary import check_vocabulary
 from .yamlsrc import ContentError
 
 
@@ -36,6 +37,7 @@ def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[Conte
     directory, contact_errors = load_directory(Path(config["CONTACTS_FILE"]))
     rules, rule_errors = read_rules(Path(config["KEYWORDS_FILE"]))
     errors += contact_errors + rule_errors + _contact_refs(flows, directory)
+    errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]
     if errors:
         return None, errors
     classifier = Classifier(rules)
@@ -59,16 +61,16 @@ def _contact_refs(flows: Mapping[str, Any], directory: Directory) -> list[Conten
     errors = []
     for flow in flows.values():
         spec = flow.spec
-        items = [(s.name, i) for s in spec.states.values() for i in s.say]
+        items = [(f"state {s.name!r}", i) for s in spec.states.values() for i in s.say]
         items += [(f"interrupt {n}", i) for n, say in spec.interrupts.items() for i in say]
         for where, item in items:
             if item.contacts is None:
                 continue
             for key in set(item.contacts) - SPEC_KEYS:
-                errors.append(ContentError(spec.file, None, f"{where}: unknown key {key!r} in "
+                errors.append(ContentError(spec.file, item.line, f"{where}: unknown key {key!r} in "
                                            f"contacts; allowed: {', '.join(sorted(SPEC_KEYS))}"))
             for cid in item.contacts.get("ids") or []:
                 if cid not in known:
-                    errors.append(ContentError(spec.file, None, f"{where}: window {cid!r} is not "
+                    errors.append(ContentError(spec.file, item.line, f"{where}: window {cid!r} is not "
                                                "an enabled contact in contacts.yaml"))
     return errors

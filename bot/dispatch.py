@@ -54,7 +54,7 @@ def stored_inbound(kind: str, ts_ms: int, text: str = "", data: str = "") -> dic
 class Dispatcher:
     """Worker threads draining the inbox."""
 
-    def __init__(self, store: Store, engine: Callable[[], Engine], channels: dict[str, Channel],
+    def __init__(self, store: Store, engine: Callable[[], Engine | None], channels: dict[str, Channel],
                  *, threads: int = 2, lease: float = 60.0, poll: float = 2.0, settle: float = 0.25,
                  loading_after: float = 1.0, max_attempts: int = 6, keep_ids_for: float = 3 * 86400):
         self.store, self.engine, self.channels = store, engine, channels
@@ -110,6 +110,8 @@ class Dispatcher:
 
     def run_once(self, owner: str = "inline") -> bool:
         """Process every conversation with due events that no one else holds; True if any ran."""
+        if self.engine() is None:  # broken content at start-up: keep events until it is fixed
+            return False
         now = time.time()
         if now - self._last_purge > 600:
             self._last_purge = now

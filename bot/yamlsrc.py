@@ -8,15 +8,15 @@ import yaml
 
 
 class ContentError(Exception):
-    """A mistake in a content file, located at `file:line`."""
+    """A mistake in a content file, located at `file:line` (line 1 for the file as a whole)."""
 
-    def __init__(self, file: str, line: int | None, message: str):
-        self.file, self.line, self.message = file, line, message
+    def __init__(self, file: str, line: int | None, message: str, warning: bool = False):
+        self.file, self.line, self.message, self.warning = file, line or 1, message, warning
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+        kind = "warning: " if self.warning else ""
+        return f"{self.file}:{self.line}: {kind}{self.message}"
 
 
 class LineDict(dict):
@@ -78,7 +78,10 @@ def load(path: Path, name: str | None = None) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise ContentError(name, line, f"YAML syntax: {exc.problem or exc}") from exc
+        started = ""
+        if exc.context_mark and exc.problem_mark and exc.context_mark.line != exc.problem_mark.line:
+            started = f" ({exc.context} at line {exc.context_mark.line + 1})"
+        raise ContentError(name, line, f"YAML syntax: {exc.problem or exc}{started}") from exc
 
 
 class Checker:

@@ -88,6 +88,7 @@ def make_app(tmp_path: Path, line_api: FakeLine) -> Iterator[Callable[..., Any]]
     yield make
     for app in apps:
         app.extensions["bot"].dispatcher.stop()
+        app.extensions["bot"].watcher.stop()
         app.extensions["bot"].store.engine.dispose()
 
 

@@ -95,29 +95,31 @@ class _Reader(yamlsrc.Checker):
         if node.get("always") is True:
             return Hours(always=True, note=node.get("note"))
         weekly: dict[int, tuple] = {}
-        try:
-            for group in DAY_GROUPS:
-                if group in node:
-                    for day in DAY_GROUPS[group]:
-                        weekly[DAYS.index(day)] = self._ranges(node[group])
-            dates = {}
-            for day, value in (node.get("dates") or {}).items():
-                if not isinstance(day, date):
-                    raise HoursError(f"{day!r} is not a date such as 2026-12-28")
-                dates[day] = self._ranges(value)
-        except HoursError as exc:
-            self.error(line, f"hours: {exc}")
-            return Hours(unknown=True)
+        for group in DAY_GROUPS:
+            if group in node:
+                ranges = self._ranges(node[group], node.line_of(group))
+                for day in DAY_GROUPS[group]:
+                    weekly[DAYS.index(day)] = ranges
+        dates = {}
+        raw_dates = node.get("dates") or {}
+        for day, value in raw_dates.items():
+            line_of_day = raw_dates.line_of(day) if hasattr(raw_dates, "line_of") else line
+            if not isinstance(day, date):
+                self.error(line_of_day, f"hours: {day!r} is not a date such as 2026-12-28")
+                continue
+            dates[day] = self._ranges(value, line_of_day)
         closed = self.choice(node.get("closed"), node.line_of("closed"), "closure", CLOSURES)
         return Hours(weekly=weekly, closed_holidays="holidays" in closed,
                      closed_year_end="year_end" in closed, dates=dates, note=node.get("note"))
 
-    @staticmethod
-    def _ranges(value: Any) -> tuple:
+    def _ranges(self, value: Any, line: int) -> tuple:
         if value == "closed":
             return ()
-        values = value if isinstance(value, list) else [value]
-        return tuple(parse_range(v) for v in values)
+        try:
+            return tuple(parse_range(v) for v in (value if isinstance(value, list) else [value]))
+        except HoursError as exc:
+            self.error(line, f"hours: {exc}")
+            return ()
 
     def phone(self, node: Any, line: int) -> Phone | None:
         if not self.keys(node, PHONE_KEYS, "a phone"):

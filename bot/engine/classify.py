@@ -128,7 +128,35 @@ def read_rules(path: Path, name: str = "keywords.yaml") -> tuple[list[Rule], lis
         rules.append(Rule(rid, _norm(words), tuple(_norm(g) for g in groups),
                           _norm(check.strings(node.get("none"), node.line_of("none"), "'none'")),
                           dict(values) if isinstance(values, dict) else {}, line))
+    for i, rule in enumerate(rules):
+        shadow = shadowed_by(rule, rules[:i])
+        if shadow:
+            check.error(rule.line, f"rule {rule.id!r} can never change anything: rule "
+                        f"{shadow.id!r} (line {shadow.line}) fires whenever it does and already "
+                        f"sets {', '.join(rule.set)}; move it above or change its words")
     return rules, check.errors
+
+
+def _covers(earlier: Rule, rule: Rule) -> bool:
+    """Whenever `rule` fires, `earlier` fires too (so far as words alone can tell)."""
+    if earlier.all or earlier.none or not earlier.any:
+        return False
+
+    def contains_one(word: str) -> bool:  # a text holding `word` holds one of earlier's words
+        return any(w in word for w in earlier.any)
+
+    if rule.any and all(contains_one(w) for w in rule.any):
+        return True
+    return any(all(contains_one(w) for w in group) for group in rule.all)
+
+
+def shadowed_by(rule: Rule, earlier: list[Rule]) -> Rule | None:
+    """The earlier rule that makes `rule` useless: it always fires first and sets every field."""
+    covering = [e for e in earlier if _covers(e, rule)]
+    settled = {key for e in covering for key in e.set}
+    if rule.set and set(rule.set) <= settled:
+        return next(e for e in covering if set(rule.set) & set(e.set))
+    return None
 
 
 def _norm(words: Any) -> tuple[str, ...]:

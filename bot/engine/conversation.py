@@ -61,8 +61,9 @@ class Engine:
         signals = self.classifier(inbound.text) if self.classifier and inbound.kind == "text" \
             else Signals()
         fired += [f"rule:{r}" for r in signals.matched]
-        fresh = conv.state is None or conv.flow not in self.flows \
-            or conv.state not in self.flows[conv.flow].spec.states
+        fresh = conv.state is None
+        removed = not fresh and (conv.flow not in self.flows
+                                 or conv.state not in self.flows[conv.flow].spec.states)
         idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
         if inbound.kind == "group":
             self._group_notice(conv, reply)
@@ -71,8 +72,9 @@ class Engine:
         alarmed = self._interrupt(conv, reply, signals, inbound, fired)
         if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
-        elif fresh or idle:
-            self._restart(conv, reply, inbound, prefix="welcome_back" if idle else "greeting")
+        elif fresh or idle or removed:
+            prefix = "welcome_back" if idle else "content_changed" if removed else "greeting"
+            self._restart(conv, reply, inbound, prefix=prefix)
             if inbound.kind in ("text", "button"):
                 self._answer(conv, reply, inbound, signals, fired, after="restart")
         elif inbound.kind == "other":

@@ -17,7 +17,8 @@ from . import conditions, limits
 
 COMMANDS = ("restart", "back", "contacts", "help")
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
-            "group_notice", "help", "nothing_to_go_back_to", "understood", "resume")
+            "group_notice", "help", "nothing_to_go_back_to", "understood", "resume",
+            "content_changed")
 INTERRUPTS = ("danger", "crisis")
 TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts"}
 STATE_KEYS = {"say", "buttons", "next", "end", "asks"}
@@ -33,6 +34,7 @@ class Route:
 
     to: str
     when: dict | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class SayItem:
     text: str | None = None
     contacts: dict | None = None
     when: dict | None = None
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class ButtonSpec:
     set: dict = field(default_factory=dict)
     routes: tuple[Route, ...] = ()
     command: str | None = None  # instead of `to`: run restart, back, contacts or help
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,14 +137,14 @@ class _Reader(yamlsrc.Checker):
         if node is None:
             return ()
         if isinstance(node, str):
-            return (Route(node),)
+            return (Route(node, None, line),)
         if not isinstance(node, list) or not node:
             self.error(line, "a target must be a state name or a list of {when, to}")
             return ()
         out = []
         for item, item_line in zip(node, node.item_lines):
             if self.keys(item, ROUTE_KEYS, "a route") and isinstance(item.get("to"), str):
-                out.append(Route(item["to"], self.condition(item.get("when"), item_line)))
+                out.append(Route(item["to"], self.condition(item.get("when"), item_line), item_line))
             elif isinstance(item, dict):
                 self.error(item_line, "a route needs 'to: STATE'")
         if out and out[-1].when is not None:
@@ -156,7 +160,7 @@ class _Reader(yamlsrc.Checker):
         out = []
         for item, item_line in zip(items, lines):
             if isinstance(item, str):
-                out.append(SayItem(text=self.text(item, item_line, "a message")))
+                out.append(SayItem(text=self.text(item, item_line, "a message"), line=item_line))
             elif self.keys(item, SAY_KEYS, "a message"):
                 text = item.get("text")
                 contacts = item.get("contacts")
@@ -167,12 +171,12 @@ class _Reader(yamlsrc.Checker):
                 if contacts is not None and not isinstance(contacts, dict):
                     self.error(item.line_of("contacts"), "'contacts' must be a mapping")
                 out.append(SayItem(text, dict(contacts or {}) if contacts is not None else None,
-                                   self.condition(item.get("when"), item_line)))
+                                   self.condition(item.get("when"), item_line), item_line))
         if len(out) > limits.MESSAGES_MAX:
             self.error(line, f"a state says {len(out)} messages; LINE allows {limits.MESSAGES_MAX}")
         return tuple(out)
 
-    def button(self, node: Any, line: int) -> ButtonSpec | None:
+    def button(self, node: Any, line: int, state: str) -> ButtonSpec | None:
         if not self.keys(node, BUTTON_KEYS, "a button"):
             return None
         bid = node.get("id")
@@ -187,9 +191,14 @@ class _Reader(yamlsrc.Checker):
         if command is not None and (command not in COMMANDS or "to" in node):
             self.error(node.line_of("command"), f"button {bid!r}: 'command' is one of "
                        f"{', '.join(COMMANDS)}, and a button has either 'to' or 'command'")
+        data = f"b:{state}:{bid}"
+        if len(data) > limits.DATA_MAX:
+            self.error(line, f"button {bid!r} sends {len(data)} characters of postback data; "
+                       f"LINE allows {limits.DATA_MAX}: shorten the state name or the id")
         return ButtonSpec(bid, self.label(node.get("label"), node.line_of("label")),
                           self.words(node.get("words"), node.line_of("words")),
-                          dict(answers), self.routes(node.get("to"), node.line_of("to")), command)
+                          dict(answers), self.routes(node.get("to"), node.line_of("to")), command,
+                          line)
 
     def state(self, name: str, node: Any, line: int) -> StateSpec:
         if node is None:
@@ -203,15 +212,18 @@ class _Reader(yamlsrc.Checker):
             self.error(node.line_of("buttons"), "'buttons' must be a list")
             raw_buttons = []
         for item, item_line in zip(raw_buttons, getattr(raw_buttons, "item_lines", [])):
-            button = self.button(item, item_line)
+            button = self.button(item, item_line, name)
             if button:
                 buttons.append(button)
         if len(buttons) > limits.BUTTONS_MAX:
             self.error(node.line_of("buttons"), f"state {name!r} has {len(buttons)} buttons; "
                        f"LINE allows {limits.BUTTONS_MAX}")
-        ids = [b.id for b in buttons]
-        for bid in {i for i in ids if ids.count(i) > 1}:
-            self.error(node.line_of("buttons"), f"button id {bid!r} is used twice in state {name!r}")
+        seen: dict[str, int] = {}
+        for b in buttons:
+            if b.id in seen:
+                self.error(b.line, f"button id {b.id!r} is used twice in state {name!r} "
+                           f"(first at line {seen[b.id]})")
+            seen.setdefault(b.id, b.line)
         asks = node.get("asks")
         if asks is not None and not any(asks in b.set for b in buttons):
             self.error(node.line_of("asks"), f"state {name!r} asks for {asks!r}, but none of "

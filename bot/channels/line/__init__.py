@@ -21,8 +21,8 @@ def init_app(app: Flask) -> LineChannel | None:
     token = app.config.get("LINE_CHANNEL_ACCESS_TOKEN")
     if not (secret and token):
         app.extensions["line_parser"] = None
-        logger.warning("LINE_CHANNEL_SECRET or LINE_CHANNEL_ACCESS_TOKEN is not set: "
-                       "/callback will answer 503 until both are set")
+        logger.info("LINE_CHANNEL_SECRET or LINE_CHANNEL_ACCESS_TOKEN is not set: "
+                    "/callback will answer 503 until both are set")
         return None
     app.extensions["line_parser"] = WebhookParser(secret)
     return LineChannel(token, app.config.get("LINE_API_BASE_URL"),
@@ -56,8 +56,10 @@ def callback() -> tuple[str, int]:
     new = services.store.enqueue(queued) if queued else []
     logger.info("webhook: %d events, %d stored, %d redelivered or ignored",
                 len(events), len(new), len(events) - len(new))
+    if services.content is None:
+        logger.error("content has errors: %d events kept in the inbox until it is fixed", len(new))
     if new:
-        services.dispatcher.start()
+        services.start()
         services.dispatcher.nudge()
     return "OK", 200
 
