@@ -3,8 +3,11 @@
 Without this a worker would start draining the inbox only on its first request,
 and events left by a worker that died would wait for the next webhook.
 """
+import logging
 
 
 def post_worker_init(worker):  # noqa: ANN001 - gunicorn's hook signature
-    """Start the event dispatcher and the content watcher inside the freshly forked worker."""
+    """Log the app at INFO with the worker's pid, then start its dispatcher and watcher."""
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
     worker.wsgi.extensions["bot"].start()

@@ -52,8 +52,8 @@ class Services:
 
     def start(self) -> None:
         """Start this process's workers and content watcher."""
-        self.dispatcher.start()
-        self.watcher.start()
+        if self.dispatcher.start() | self.watcher.start():
+            logger.info("dispatcher and content watcher running in this process")
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

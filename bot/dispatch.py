@@ -68,16 +68,17 @@ class Dispatcher:
 
     # -- life cycle ------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start the worker threads once per process (after a fork, start anew)."""
+    def start(self) -> bool:
+        """Start the worker threads once per process; True if this call started them."""
         with self._lock:
             if any(t.is_alive() for t in self._workers):
-                return
+                return False
             self._stopping.clear()
             self._workers = [threading.Thread(target=self._loop, name=f"dispatch-{i}", daemon=True)
                              for i in range(self.threads)]
             for t in self._workers:
                 t.start()
+            return True
 
     def stop(self) -> None:
         """Stop the worker threads and wait for them."""

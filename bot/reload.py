@@ -46,14 +46,15 @@ class ContentWatcher:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def start(self) -> None:
-        """Start watching (once per process)."""
+    def start(self) -> bool:
+        """Start watching once per process; True if this call started it."""
         with self._lock:
             if self._thread and self._thread.is_alive():
-                return
+                return False
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="content-watch", daemon=True)
             self._thread.start()
+            return True
 
     def stop(self) -> None:
         self._stop.set()

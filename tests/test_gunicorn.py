@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import signal
 import socket
@@ -18,6 +19,7 @@ from bot.dispatch import stored_inbound
 from bot.store import QueuedEvent, Store
 
 from .conftest import SECRET, TEST_FLOWS, TOKEN
+from .editor.conftest import Workspace
 from .line_fake import REPLY, LineUser, sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,18 +39,27 @@ def procfile_command(port: int) -> list[str]:
 
 
 @pytest.fixture
-def server(tmp_path, line_api):
+def workspace(tmp_path):
+    ws = Workspace(tmp_path / "content")
+    for path in (ws.root / "flows").glob("*.yaml"):
+        path.unlink()
+    (ws.root / "flows" / "main.yaml").write_text((TEST_FLOWS / "main.yaml").read_text("utf-8"), "utf-8")
+    return ws
+
+
+@pytest.fixture
+def server(tmp_path, line_api, workspace):
     port = free_port()
     db = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               LINE_API_BASE_URL=line_api.url, DATABASE_URL=db, FLOWS_DIR=str(TEST_FLOWS),
-               DISPATCH_POLL_SECONDS="0.2", DISPATCH_SETTLE_SECONDS="0.05")
+               LINE_API_BASE_URL=line_api.url, DATABASE_URL=db, DISPATCH_POLL_SECONDS="0.2",
+               DISPATCH_SETTLE_SECONDS="0.05", RELOAD_SECONDS="0.3", **workspace.config)
     # An event acknowledged by a server that died before processing it.
     ts = int(time.time() * 1000)
     Store(db).enqueue([QueuedEvent("01ORPHANEDEVENT0000000000A", "line:U" + "7" * 32, ts,
                                    stored_inbound("follow", ts), {"reply_token": "orphan-token"})])
-    proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = open(tmp_path / "gunicorn.log", "w")
+    proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -61,6 +72,7 @@ def server(tmp_path, line_api):
     yield url
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
+    log.close()
 
 
 def post(url: str, body: str, signature: str) -> int:
@@ -84,3 +96,24 @@ def test_procfile_server_answers_and_resumes_orphaned_events(server, line_api):
     assert replies[1][0]["messages"][0]["text"] == "テスト用のあいさつです。"
     time.sleep(0.3)
     assert len(line_api.requests(REPLY)) == 2
+
+
+def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, workspace, tmp_path):
+    line_api.wait_for(REPLY, 1)  # the orphaned event
+    log_file = tmp_path / "gunicorn.log"
+    deadline = time.time() + 20
+    while len(set(re.findall(r"\[(\d+)\] INFO bot: dispatcher and content watcher running",
+                             log_file.read_text()))) < 2:
+        assert time.time() < deadline, log_file.read_text()
+        time.sleep(0.1)
+    workspace.edit("flows/main.yaml", "greeting: テスト用のあいさつです。", "greeting: 新しいあいさつです。")
+    time.sleep(1.5)  # a few reload intervals
+    users = [LineUser(None, SECRET, user_id="U" + str(n) * 32) for n in range(2, 8)]
+    for u in users:  # six requests, spread over both workers
+        body = u.body(u.follow())
+        assert post(server, body, sign(body, SECRET)) == 200
+    replies = line_api.wait_for(REPLY, 1 + len(users))[1:]
+    assert [b["messages"][0]["text"] for b, _ in replies] == ["新しいあいさつです。"] * len(users)
+    log = log_file.read_text()
+    reloaded = set(re.findall(r"\[(\d+)\] INFO bot.reload: content reloaded", log))
+    assert len(reloaded) == 2, log  # both workers of the Procfile
