@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Callable
 
 import click
@@ -11,7 +14,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
-from .engine import Inbound, Reply
+from .engine import Inbound, Reply, diagram
 from .validate import validate
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -164,7 +167,40 @@ def validate_command(today: str | None) -> None:
         raise SystemExit(1)
 
 
+@click.command("diagram")
+@click.argument("flow", required=False)
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "svg"]), default="mermaid",
+              show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write to this file.")
+@with_appcontext
+def diagram_command(flow: str | None, fmt: str, out: str | None) -> None:
+    """Draw a flow's state machine (default: every flow)."""
+    flows = live_content().engine.flows
+    names = [flow] if flow else list(flows)
+    unknown = [n for n in names if n not in flows]
+    if unknown:
+        raise click.BadParameter(f"no flow named {unknown[0]!r}; flows: {', '.join(flows)}",
+                                 param_hint="FLOW")
+    if fmt == "mermaid":
+        text = "\n".join(diagram.mermaid(flows[n].spec) for n in names)
+        if out:
+            Path(out).write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+        return
+    if len(names) != 1 or not out:
+        raise click.UsageError("SVG needs one FLOW and --out FILE")
+    if shutil.which("dot") is None:
+        raise click.ClickException("SVG needs Graphviz's 'dot' command, which is not installed: "
+                                   "apt-get install graphviz (Debian, Ubuntu) or brew install "
+                                   "graphviz (macOS). Mermaid needs nothing: --format mermaid")
+    svg = subprocess.run(["dot", "-Tsvg"], input=diagram.dot(flows[names[0]].spec),
+                         capture_output=True, text=True, check=True).stdout
+    Path(out).write_text(svg, encoding="utf-8")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (chat_command, classify_command, contacts_command, validate_command):
+    for command in (chat_command, classify_command, contacts_command, validate_command,
+                    diagram_command):
         app.cli.add_command(command)
