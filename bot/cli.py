@@ -15,6 +15,7 @@ from flask.cli import with_appcontext
 
 from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
 from .engine import Inbound, Reply, diagram
+from .stories import read_story, run_story
 from .validate import validate
 
 JST = timezone(timedelta(hours=9), "JST")
@@ -199,8 +200,31 @@ def diagram_command(flow: str | None, fmt: str, out: str | None) -> None:
     Path(out).write_text(svg, encoding="utf-8")
 
 
+@click.command("stories")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def stories_command(files: tuple[str, ...]) -> None:
+    """Play conversation stories (default: every file in stories/); exit 1 on a failure."""
+    engine = live_content().engine
+    paths = [Path(f) for f in files] or sorted(Path(current_app.config["STORIES_DIR"]).glob("*.yaml"))
+    if not paths:
+        raise click.ClickException(f"no stories in {current_app.config['STORIES_DIR']}")
+    failed = 0
+    for path in paths:
+        story, errors = read_story(path, str(path))
+        failures = run_story(engine, story) if story else []
+        for problem in list(errors) + failures:
+            click.echo(str(problem))
+        ok = story is not None and not failures
+        failed += not ok
+        click.echo(f"{'PASS' if ok else 'FAIL'} {path}" + (f": {story.name}" if story else ""))
+    click.echo(f"{len(paths) - failed} passed, {failed} failed")
+    if failed:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (chat_command, classify_command, contacts_command, validate_command,
-                    diagram_command):
+                    diagram_command, stories_command):
         app.cli.add_command(command)

@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "ENTRY_FLOW": "main",
     "CONTACTS_FILE": str(PROJECT / "contacts.yaml"),
     "KEYWORDS_FILE": str(PROJECT / "keywords.yaml"),
+    "STORIES_DIR": str(PROJECT / "stories"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh
     "DISPATCH_THREADS": 2,           # worker threads per process
     "DISPATCH_SETTLE_SECONDS": 0.25, # wait this long so events sent together are ordered

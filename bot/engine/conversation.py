@@ -18,6 +18,7 @@ from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
 
 HISTORY_MAX = 30     # steps kept for 戻る
 CHAIN_MAX = 20       # automatic `next` steps in one turn, against loops in content
+VAGUE = ("unsure", "unknown", "other")  # answers that only ever answer the question asked
 
 ContactsRenderer = Callable[[dict, Mapping[str, Any], Inbound], list[Message]]
 Classifier = Callable[[str], Signals]
@@ -146,9 +147,15 @@ class Engine:
             self._reshow(conv, reply)
 
     def _learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
-        """Keep what the words showed: the asked answer always, others only where unknown."""
+        """Keep what the words showed: the asked answer always, others only where unknown.
+
+        "I don't know" (unsure, unknown, other) only ever answers the question asked:
+        said about one thing, it must not skip the question about another.
+        """
         learned = set()
         for key, value in signals.answers().items():
+            if key != asks and value in VAGUE:
+                continue
             if key == asks or key not in conv.answers:
                 conv.answers[key] = value
                 learned.add(key)

@@ -1,0 +1,70 @@
+"""Editors' stories run in CI, and a failing one says the step, the expectation and the reply."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot import config
+from bot.stories import read_story, run_story
+
+STORIES = sorted((Path(__file__).resolve().parents[2] / "stories").glob("*.yaml"))
+
+
+def test_the_shipped_stories_cover_the_main_paths_safety_and_holidays():
+    names = " ".join(p.stem for p in STORIES)
+    for part in ("self_defamation", "guardian", "friend", "stalking", "crisis", "danger", "holiday"):
+        assert part in names
+
+
+@pytest.mark.parametrize("path", STORIES, ids=[p.stem for p in STORIES])
+def test_story(path, request):
+    from bot.content import load_content
+
+    engine = load_content(config.DEFAULTS).engine
+    story, errors = read_story(path)
+    assert errors == [] and story is not None
+    failures = run_story(engine, story)
+    assert not failures, "\n\n".join(map(str, failures))
+
+
+def test_a_failing_story_shows_step_expectation_and_reply(make_app, workspace, tmp_path):
+    story = tmp_path / "wrong.yaml"
+    story.write_text("""story: 期待がまちがっている
+at: 2026-11-24T10:00+09:00
+steps:
+  - follow: true
+  - tap: 自分のこと
+    expect:
+      state: what
+      windows: [yorisoi]
+  - tap: ありえないボタン
+""", encoding="utf-8")
+    app = make_app(**workspace.config)
+    result = app.test_cli_runner().invoke(args=["stories", str(story)])
+    assert result.exit_code == 1
+    out = result.output
+    assert f"{story}:5: step 2 (tap '自分のこと')" in out
+    assert "expected state 'what', got 'age'" in out
+    assert "expected windows ['yorisoi'] listed; listed were []" in out
+    assert "    | 被害にあっている方は、18歳未満ですか？" in out
+    assert f"{story}:9: step 3 (tap 'ありえないボタン')" in out
+    assert "expected a button 'ありえないボタン' to tap; offered were ['18歳未満', '18歳以上', 'わからない']" in out
+    assert out.rstrip().endswith("0 passed, 1 failed")
+
+
+def test_stories_command_runs_every_story_by_default(make_app, workspace):
+    app = make_app(**workspace.config)
+    result = app.test_cli_runner().invoke(args=["stories"])
+    assert result.exit_code == 0, result.output
+    assert result.output.rstrip().endswith(f"{len(STORIES)} passed, 0 failed")
+
+
+def test_a_story_with_an_unknown_key_is_reported_at_its_line(tmp_path):
+    path = tmp_path / "typo.yaml"
+    path.write_text("steps:\n  - follow: true\n  - tap: 自分のこと\n    expct: {state: age}\n",
+                    encoding="utf-8")
+    story, errors = read_story(path, "stories/typo.yaml")
+    assert story is None
+    assert [str(e) for e in errors] == [
+        "stories/typo.yaml:4: unknown key 'expct' in a step; allowed: at, expect, follow, say, tap"]
