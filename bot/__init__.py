@@ -88,7 +88,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         loading_after=app.config["LOADING_AFTER_SECONDS"])
     app.extensions["bot"] = services
 
-    from . import cli
+    from . import cli, simulator
 
     cli.init_app(app)
+    simulator.init_app(app)
     return app

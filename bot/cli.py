@@ -5,7 +5,7 @@ import json
 import shutil
 import subprocess
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Callable
 
@@ -13,12 +13,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from .clock import JST, read_time
 from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
 from .engine import Inbound, Reply, diagram
 from .stories import read_story, run_story
 from .validate import validate
 
-JST = timezone(timedelta(hours=9), "JST")
 
 
 def live_content():
@@ -32,15 +32,11 @@ def live_content():
 
 
 def parse_at(value: str | None) -> datetime | None:
-    """Read an ISO-8601 time; without a zone it is taken as Japan time."""
-    if value is None:
-        return None
+    """Read --at: an ISO-8601 time, Japan time when no zone is given."""
     try:
-        at = datetime.fromisoformat(value)
+        return read_time(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not an ISO-8601 time such as "
-                                 "2026-11-23T10:00+09:00") from exc
-    return at if at.tzinfo else at.replace(tzinfo=JST)
+        raise click.BadParameter(str(exc)) from exc
 
 
 def show(reply: Reply, echo: Callable[[str], None] = click.echo) -> None:

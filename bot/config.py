@@ -25,6 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_LEASE_SECONDS": 60.0,  # a dead worker's conversations free up after this
     "LOADING_AFTER_SECONDS": 1.0,    # show the typing dots if an answer takes longer
     "RELOAD_SECONDS": 2.0,           # look for edited content this often
+    "SIMULATOR": "auto",             # auto: on without a LINE channel; on; off
+    "SIMULATOR_PASSWORD": None,      # required to turn it on where a LINE channel is set
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 

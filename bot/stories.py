@@ -7,15 +7,15 @@ the reply with `expect:`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import yamlsrc
+from .clock import JST, read_time
 from .engine import ContactCard, Engine, Inbound, Outcome
 from .yamlsrc import ContentError
 
-JST = timezone(timedelta(hours=9), "JST")
 STORY_KEYS = {"story", "at", "steps"}
 STEP_KEYS = {"follow", "say", "tap", "at", "expect"}
 EXPECT_KEYS = {"contains", "not_contains", "first", "state", "windows", "no_windows", "open",
@@ -63,14 +63,11 @@ class Failure:
 
 
 def _time(value: Any, check: yamlsrc.Checker, line: int) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=JST)
     try:
-        at = datetime.fromisoformat(str(value))
-    except ValueError:
-        check.error(line, f"{value!r} is not a time such as 2026-11-23T10:00+09:00")
+        return read_time(value)
+    except ValueError as exc:
+        check.error(line, str(exc))
         return None
-    return at if at.tzinfo else at.replace(tzinfo=JST)
 
 
 def read_story(path: Path, name: str | None = None) -> tuple[Story | None, list[ContentError]]:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 
 import jpholiday
 
-JST = timezone(timedelta(hours=9), "JST")
+from ..clock import JST
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_GROUPS = {"mon-fri": DAYS[:5], "sat-sun": DAYS[5:], "daily": DAYS, **{d: (d,) for d in DAYS}}
 CLOSURES = ("holidays", "year_end")
