@@ -18,6 +18,7 @@ DEFAULTS: dict[str, Any] = {
     "CONTACTS_FILE": str(PROJECT / "contacts.yaml"),
     "KEYWORDS_FILE": str(PROJECT / "keywords.yaml"),
     "STORIES_DIR": str(PROJECT / "stories"),
+    "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh
     "DISPATCH_THREADS": 2,           # worker threads per process
     "DISPATCH_SETTLE_SECONDS": 0.25, # wait this long so events sent together are ordered

@@ -10,6 +10,7 @@ from .contacts import Directory, load_directory
 from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
 from .engine.classify import Classifier, read_rules
+from .staff import StaffDesk, read_staff
 from .vocabulary import check_vocabulary
 from .yamlsrc import ContentError
 
@@ -29,6 +30,7 @@ class Content:
     engine: Engine
     directory: Directory
     classifier: Classifier
+    staff: StaffDesk | None = None
 
 
 def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[ContentError]]:
@@ -36,15 +38,16 @@ def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[Conte
     flows, errors = check_flows(Path(config["FLOWS_DIR"]), config["ENTRY_FLOW"])
     directory, contact_errors = load_directory(Path(config["CONTACTS_FILE"]))
     rules, rule_errors = read_rules(Path(config["KEYWORDS_FILE"]))
-    errors += contact_errors + rule_errors + _contact_refs(flows, directory)
+    staff, staff_errors = read_staff(Path(config["STAFF_FILE"]))
+    errors += contact_errors + rule_errors + staff_errors + _contact_refs(flows, directory)
     errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]
     if errors:
         return None, errors
     classifier = Classifier(rules)
     engine = Engine(flows, config["ENTRY_FLOW"],
                     idle_timeout=timedelta(hours=config["IDLE_TIMEOUT_HOURS"]),
-                    contacts=renderer(directory), classifier=classifier)
-    return Content(engine, directory, classifier), []
+                    contacts=renderer(directory), classifier=classifier, staff=staff)
+    return Content(engine, directory, classifier, staff), []
 
 
 def load_content(config: Mapping[str, Any]) -> Content:

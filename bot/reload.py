@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 def content_files(config: Mapping[str, Any]) -> list[Path]:
     """Every file whose change alters the content."""
     flows = sorted(Path(config["FLOWS_DIR"]).glob("*.yaml"))
-    return flows + [Path(config["CONTACTS_FILE"]), Path(config["KEYWORDS_FILE"])]
+    return flows + [Path(config[k]) for k in ("CONTACTS_FILE", "KEYWORDS_FILE", "STAFF_FILE")]
 
 
 def fingerprint(config: Mapping[str, Any]) -> tuple:

@@ -1,6 +1,7 @@
 """Load editor-written YAML while remembering line numbers, for errors an editor can act on."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ class LineList(list):
 
 class _Loader(yaml.SafeLoader):
     pass
+
+
+# YAML 1.1 reads yes/no/on/off as booleans, so a label `No` or a key `yes:` would
+# silently become False/True. Editors write Japanese and plain words: as in YAML
+# 1.2, only true and false are booleans here.
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 
 
 def _mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:

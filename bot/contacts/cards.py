@@ -7,7 +7,7 @@ from typing import Any, Mapping
 from ..engine.types import ContactCard, Inbound, Message, Text
 from . import Contact, Directory
 
-SPEC_KEYS = {"match", "alert", "all", "ids", "limit", "fallback"}
+SPEC_KEYS = {"match", "alert", "all", "ids", "limit", "fallback", "open_only"}
 DEFAULT_LIMIT = 4
 
 
@@ -47,6 +47,8 @@ def renderer(directory: Directory):
             found = directory.ordered([c for c in map(directory.get, spec["ids"]) if c], at)
         else:  # when no best match is open, open windows for the same topic come first
             found = directory.match_open_first(answers, at, int(spec.get("fallback", 2)))
+        if spec.get("open_only"):
+            found = [c for c in found if c.hours.is_open(at)]
         return [card(directory, c, at) for c in found[:int(spec.get("limit", DEFAULT_LIMIT))]]
 
     return render

@@ -74,7 +74,9 @@ class Contact:
     line: int = 0
 
 
-class _Reader(yamlsrc.Checker):
+class ContactsReader(yamlsrc.Checker):
+    """Reads contacts.yaml (and hours wherever they are written)."""
+
     def choice(self, node: Any, line: int, what: str, allowed: tuple[str, ...],
                any_ok: bool = False) -> tuple[str, ...]:
         values = self.strings(node, line, what)
@@ -186,7 +188,7 @@ def read_contacts(path: Path, name: str = "contacts.yaml") -> tuple[list[Contact
         doc = yamlsrc.load(path, name)
     except ContentError as exc:
         return [], [exc]
-    reader = _Reader(name)
+    reader = ContactsReader(name)
     if not reader.keys(doc, {"contacts"}, "contacts.yaml") or not isinstance(
             doc.get("contacts"), list):
         reader.error(yamlsrc.line_of(doc) or None, "contacts.yaml needs 'contacts:', a list")

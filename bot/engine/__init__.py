@@ -37,6 +37,8 @@ def check_flows(folder: Path, entry: str) -> tuple[dict[str, CompiledFlow], list
                    for c in COMMANDS if c not in spec.commands]
         errors += [ContentError(spec.file, None, f"the entry flow needs the interrupt {i!r}")
                    for i in INTERRUPTS if i not in spec.interrupts]
+        errors += [ContentError(spec.file, None, f"the entry flow needs a '{s}:' section")
+                   for s in ("handoff", "deletion") if not getattr(spec, s)]
     elif not errors:
         errors.append(ContentError(str(folder), None, f"no flow is named {entry!r}"))
     return flows, errors

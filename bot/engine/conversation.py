@@ -12,6 +12,8 @@ from typing import Any, Callable, Mapping
 from .classify import Signals
 from .conditions import holds
 from .flows import ButtonSpec, FlowSpec, SayItem, StateSpec
+from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFER, RESERVED,
+                      DeskView, HandoffMixin)
 from .machine import NEXT, CompiledFlow
 from .normalize import normalize
 from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
@@ -34,17 +36,19 @@ def command_data(name: str) -> str:
     return f"c:{name}"
 
 
-class Engine:
+class Engine(HandoffMixin):
     """Runs conversations over compiled flows."""
 
     def __init__(self, flows: Mapping[str, CompiledFlow], entry: str,
                  idle_timeout: timedelta = timedelta(hours=24),
-                 contacts: ContactsRenderer | None = None, classifier: Classifier | None = None):
+                 contacts: ContactsRenderer | None = None, classifier: Classifier | None = None,
+                 staff: Any = None):
         self.flows = dict(flows)
         self.entry = entry
         self.idle_timeout = idle_timeout
         self.contacts = contacts
         self.classifier = classifier
+        self.staff = staff  # staff hours (bot.staff.StaffDesk), for handoff messages
 
     @property
     def spec(self) -> FlowSpec:
@@ -54,25 +58,44 @@ class Engine:
         """Return the state of a conversation that has not started."""
         return ConvState(flow=self.entry)
 
-    def handle(self, conv: ConvState | None, inbound: Inbound) -> Outcome:
-        """Answer one inbound for one conversation."""
+    def handle(self, conv: ConvState | None, inbound: Inbound,
+               desk: DeskView | None = None) -> Outcome:
+        """Answer one inbound for one conversation; `desk` is its request for staff, if any."""
+        desk = desk or DeskView()
         conv = copy.deepcopy(conv) if conv else self.new_conversation()
         reply = Reply()
         fired: list[str] = []
+        actions: list[str] = []
         signals = self.classifier(inbound.text) if self.classifier and inbound.kind == "text" \
             else Signals()
         fired += [f"rule:{r}" for r in signals.matched]
-        fresh = conv.state is None
-        removed = not fresh and (conv.flow not in self.flows
-                                 or conv.state not in self.flows[conv.flow].spec.states)
-        idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
         if inbound.kind == "group":
             self._group_notice(conv, reply)
-            conv.last_active = inbound.at
-            return Outcome(conv, reply, fired)
+        elif desk.status == "claimed":  # staff have the conversation: the bot says nothing
+            actions += [ALERT + n for n in ("danger", "crisis") if signals.values.get(n)]
+            for name in ("danger", "crisis"):
+                if signals.values.get(name):
+                    conv.flags[name] = True
+        else:
+            self._turn(conv, reply, inbound, signals, desk, fired, actions)
+        conv.last_active = inbound.at
+        return Outcome(conv, reply, fired, actions)
+
+    def _turn(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
+              desk: DeskView, fired: list[str], actions: list[str]) -> None:
+        fresh = conv.state is None
+        removed = not fresh and conv.state not in RESERVED and (
+            conv.flow not in self.flows or conv.state not in self.flows[conv.flow].spec.states)
+        idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
         alarmed = self._interrupt(conv, reply, signals, inbound, fired)
+        actions += [ALERT + n for n in ("danger", "crisis") if signals.values.get(n)]
+        if desk.status == "waiting":
+            self.while_waiting(conv, reply, inbound, desk, alarmed, actions)
+            return
         if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
+        elif conv.state in RESERVED and not self._command(inbound) and not idle:
+            self.confirming(conv, reply, inbound, actions, desk)
         elif fresh or idle or removed:
             prefix = "welcome_back" if idle else "content_changed" if removed else "greeting"
             self._restart(conv, reply, inbound, prefix=prefix)
@@ -83,8 +106,8 @@ class Engine:
             self._reshow(conv, reply)
         else:
             self._answer(conv, reply, inbound, signals, fired, after="alarm" if alarmed else None)
-        conv.last_active = inbound.at
-        return Outcome(conv, reply, fired)
+        if alarmed and conv.state not in RESERVED:
+            self.offer_staff(reply, say=False)
 
     # -- the steps of a turn -------------------------------------------------
 
@@ -145,6 +168,8 @@ class Engine:
             conv.flags["misses"] = conv.flags.get("misses", 0) + 1
             self._say_message(reply, "not_understood")
             self._reshow(conv, reply)
+            if conv.flags["misses"] >= MISSES_BEFORE_OFFER:
+                self.offer_staff(reply)
 
     def _learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
         """Keep what the words showed: the asked answer always, others only where unknown.
@@ -166,8 +191,11 @@ class Engine:
     def _command(self, inbound: Inbound) -> str | None:
         if inbound.kind == "button" and inbound.data.startswith("c:"):
             name = inbound.data[2:]
-            return name if name in self.spec.commands else None
+            return name if name in self.spec.commands or name in ("staff", "delete") else None
         said = normalize(inbound.text)
+        for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
+            if said and said in {normalize(w) for w in section.get("words", ())}:
+                return name
         for command in self.spec.commands.values():
             if said and said in {normalize(w) for w in (command.label,) + command.words}:
                 return command.name
@@ -203,9 +231,17 @@ class Engine:
         self._enter(conv, target, reply, inbound, read=read)
 
     def _run_command(self, name: str, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
-        if name == "restart":
+        if name == "staff":
+            self.ask_confirmation(conv, reply, HANDOFF_CONFIRM, "handoff")
+        elif name == "delete":
+            self.ask_confirmation(conv, reply, DELETE_CONFIRM, "deletion")
+        elif name == "restart":
             self._restart(conv, reply, inbound, prefix=None)
         elif name == "back":
+            if conv.state in RESERVED:
+                self._back_to(conv)
+                self._enter(conv, conv.state, reply, inbound, chain=False)
+                return
             if not conv.history:
                 self._say_message(reply, "nothing_to_go_back_to")
                 self._reshow(conv, reply)
@@ -214,6 +250,8 @@ class Engine:
             conv.answers = step["answers"]
             self._enter(conv, step["state"], reply, inbound, chain=False)
         elif name == "help":
+            if conv.state in RESERVED:
+                self._back_to(conv)
             self._say_message(reply, "help")
             self._reshow(conv, reply)
         elif name == "contacts":
@@ -298,6 +336,8 @@ class Engine:
         return self.flows[conv.flow].spec.states[conv.state]
 
     def _push_history(self, conv: ConvState) -> None:
+        if conv.state in RESERVED:
+            return
         conv.history.append({"state": conv.state, "answers": dict(conv.answers)})
         del conv.history[:-HISTORY_MAX]
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .flows import FlowSpec, Route
 
 ANYWHERE = "anywhere"  # a pseudo-state for commands that work in every state
+PSEUDO = {ANYWHERE: "any state", "handoff": "staff take over", "deletion": "data deleted"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ def edges(spec: FlowSpec) -> list[Edge]:
         for button in state.buttons:
             if button.command == "restart":
                 out.append(Edge(state.name, spec.start, button.label))
+            elif button.command == "staff":
+                out.append(Edge(state.name, "handoff", button.label))
             for route in button.routes:
                 out.append(Edge(state.name, route.to, button.label + _condition(route)))
         for route in state.next:
@@ -45,13 +48,19 @@ def edges(spec: FlowSpec) -> list[Edge]:
     for command in spec.commands.values():
         if command.to:
             out.append(Edge(ANYWHERE, command.to, command.label))
+    if spec.handoff:
+        out.append(Edge(ANYWHERE, "handoff", spec.handoff["label"]))
+        out.append(Edge("handoff", spec.start, spec.handoff["cancel_label"]))
+    if spec.deletion:
+        out.append(Edge(ANYWHERE, "deletion", spec.deletion["words"][0]))
     return out
 
 
 def mermaid(spec: FlowSpec) -> str:
     """The flow as a Mermaid state diagram."""
-    lines = ["stateDiagram-v2", "  direction LR",
-             f'  state "any state" as {ANYWHERE}', f"  [*] --> {spec.start}"]
+    lines = ["stateDiagram-v2", "  direction LR"]
+    lines += [f'  state "{label}" as {name}' for name, label in PSEUDO.items()]
+    lines.append(f"  [*] --> {spec.start}")
     lines += [f"  {e.src} --> {e.dst}: {e.label}" for e in edges(spec)]
     return "\n".join(lines) + "\n"
 
@@ -66,7 +75,7 @@ def dot(spec: FlowSpec) -> str:
              '  edge [fontname="sans-serif", fontsize=10];',
              '  "[start]" [shape=circle, label="", width=0.2, style=filled, fillcolor=black];',
              '  "[*]" [shape=doublecircle, label="", width=0.15, style=filled, fillcolor=black];',
-             f'  {q(ANYWHERE)} [label="any state", style=dashed];',
+             *[f'  {q(name)} [label={q(label)}, style=dashed];' for name, label in PSEUDO.items()],
              f'  "[start]" -> {q(spec.start)};']
     lines += [f"  {q(e.src)} -> {q(e.dst)} [label={q(e.label)}];" for e in edges(spec)]
     return "\n".join(lines + ["}"]) + "\n"

@@ -16,11 +16,17 @@ from ..yamlsrc import ContentError
 from . import conditions, limits
 
 COMMANDS = ("restart", "back", "contacts", "help")
+BUTTON_COMMANDS = COMMANDS + ("staff", "delete")  # a button may also ask for staff or deletion
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
             "group_notice", "help", "nothing_to_go_back_to", "understood", "resume",
             "content_changed")
 INTERRUPTS = ("danger", "crisis")
-TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts"}
+HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "still_waiting", "cancelled", "declined",
+                 "returned", "closed", "offer")
+HANDOFF_LABELS = ("label", "yes", "no", "cancel_label")
+DELETION_TEXTS = ("confirm", "done", "kept")
+DELETION_LABELS = ("yes", "no")
+TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion"}
 STATE_KEYS = {"say", "buttons", "next", "end", "asks"}
 BUTTON_KEYS = {"id", "label", "words", "set", "to", "command"}
 COMMAND_KEYS = {"label", "words", "to"}
@@ -94,6 +100,8 @@ class FlowSpec:
     messages: dict[str, str]
     commands: dict[str, CommandSpec]
     interrupts: dict[str, tuple[SayItem, ...]] = field(default_factory=dict)
+    handoff: dict[str, Any] = field(default_factory=dict)
+    deletion: dict[str, Any] = field(default_factory=dict)
 
 
 class FlowErrors(Exception):
@@ -188,9 +196,9 @@ class _Reader(yamlsrc.Checker):
             self.error(node.line_of("set"), "'set' must be a mapping such as {want: delete}")
             answers = {}
         command = node.get("command")
-        if command is not None and (command not in COMMANDS or "to" in node):
+        if command is not None and (command not in BUTTON_COMMANDS or "to" in node):
             self.error(node.line_of("command"), f"button {bid!r}: 'command' is one of "
-                       f"{', '.join(COMMANDS)}, and a button has either 'to' or 'command'")
+                       f"{', '.join(BUTTON_COMMANDS)}, and a button has either 'to' or 'command'")
         data = f"b:{state}:{bid}"
         if len(data) > limits.DATA_MAX:
             self.error(line, f"button {bid!r} sends {len(data)} characters of postback data; "
@@ -231,6 +239,30 @@ class _Reader(yamlsrc.Checker):
         return StateSpec(name, self.say(node.get("say"), node.line_of("say")), tuple(buttons),
                          self.routes(node.get("next"), node.line_of("next")),
                          bool(node.get("end", False)), line, asks)
+
+    def section(self, node: Any, name: str, texts: tuple[str, ...],
+                labels: tuple[str, ...]) -> dict[str, Any]:
+        """A section of fixed texts, labels and word lists (handoff:, deletion:)."""
+        if node is None:
+            return {}
+        allowed = set(texts) | set(labels) | {"words", "cancel_words"}
+        if not self.keys(node, allowed, name):
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            line = node.line_of(key)
+            if key in ("words", "cancel_words"):
+                out[key] = self.words(value, line)
+            elif key in labels:
+                out[key] = self.label(value, line)
+            elif key in texts:
+                out[key] = self.text(value, line, f"{name} {key!r}")
+        missing = [k for k in (*texts, *labels, "words") if k not in out]
+        if name == "handoff" and "cancel_words" not in out:
+            missing.append("cancel_words")
+        if missing:
+            self.error(yamlsrc.line_of(node), f"{name} needs {', '.join(missing)}")
+        return out
 
     def interrupts(self, node: Any) -> dict[str, tuple[SayItem, ...]]:
         if node is None:
@@ -285,7 +317,9 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
         reader.error(doc.line_of("start"), f"start state {start!r} is not among the states")
         start = next(iter(states))
     spec = FlowSpec(flow_name, shown, start, states, reader.messages(doc.get("messages")),
-                    reader.commands(doc.get("commands")), reader.interrupts(doc.get("interrupts")))
+                    reader.commands(doc.get("commands")), reader.interrupts(doc.get("interrupts")),
+                    reader.section(doc.get("handoff"), "handoff", HANDOFF_TEXTS, HANDOFF_LABELS),
+                    reader.section(doc.get("deletion"), "deletion", DELETION_TEXTS, DELETION_LABELS))
     from .graph import check_graph  # the graph checks need the whole spec
 
     return spec, reader.errors + check_graph(spec, states_node)

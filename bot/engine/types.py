@@ -111,3 +111,4 @@ class Outcome:
     conv: ConvState
     reply: Reply
     fired: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)  # for the dispatcher: handoff:request, ...

@@ -14,6 +14,8 @@ from sqlalchemy import Engine, and_, create_engine, delete, event, func, or_, se
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..engine.types import ConvState
+from .handoffs import Handoff, Handoffs, Line
+from .operators import Operator, Operators
 from .schema import conversations, inbox, metadata
 
 
@@ -54,6 +56,8 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self.handoffs = Handoffs(self.engine)
+        self.operators = Operators(self.engine)
 
     def _insert(self, table: Any) -> Any:
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
@@ -152,7 +156,8 @@ class Store:
                          .values(**_conv_row(conv)))
 
     def forget(self, key: str) -> None:
-        """Delete everything stored for a conversation."""
+        """Delete everything stored for a conversation (the audit log keeps no content)."""
+        self.handoffs.forget(key)
         with self.engine.begin() as conn:
             conn.execute(delete(inbox).where(inbox.c.conv_key == key,
                                              inbox.c.status.in_(("done", "failed"))))

@@ -40,3 +40,66 @@ inbox = Table(
 )
 Index("ix_inbox_pending", inbox.c.status, inbox.c.next_try_at)
 Index("ix_inbox_conv", inbox.c.conv_key, inbox.c.status, inbox.c.ts_ms)
+
+# -- Handoff to staff -----------------------------------------------------------
+
+# A request for a human: waiting -> claimed -> returned or closed; or cancelled.
+handoffs = Table(
+    "handoffs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conv_key", String(200), nullable=False, index=True),
+    Column("status", String(20), nullable=False),
+    Column("priority", Integer, nullable=False, default=0),  # 0 normal, 1 danger, 2 crisis
+    Column("requested_at", Float, nullable=False),
+    Column("claimed_by", String(100)),
+    Column("claimed_at", Float),
+    Column("ended_at", Float),
+    Column("ended_by", String(100)),
+    Column("display_name", String(200)),  # only when CONSOLE_SHOW_PROFILE is on
+)
+Index("ix_handoffs_open", handoffs.c.status, handoffs.c.priority, handoffs.c.requested_at)
+
+# The transcript: the person's messages, the bot's answers, staff replies and notes.
+messages = Table(
+    "messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conv_key", String(200), nullable=False),
+    Column("handoff_id", Integer),
+    Column("at", Float, nullable=False),
+    Column("direction", String(10), nullable=False),  # in, bot, staff, note
+    Column("text", Text, nullable=False),
+    Column("operator", String(100)),
+    Column("status", String(10), nullable=False, default="sent"),  # sent, failed (staff)
+    Column("retry_key", String(36)),
+    Column("error", Text),
+)
+Index("ix_messages_conv", messages.c.conv_key, messages.c.id)
+Index("ix_messages_at", messages.c.at)
+
+operators = Table(
+    "operators", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Who viewed, claimed, replied, returned, closed, deleted; never any message text.
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("operator", String(100)),
+    Column("action", String(30), nullable=False),
+    Column("conv_key", String(200)),
+    Column("handoff_id", Integer),
+    Column("detail", String(200)),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100)),
+    Column("ip", String(60)),
+    Column("at", Float, nullable=False, index=True),
+)

@@ -15,14 +15,15 @@ class Workspace:
     def __init__(self, root: Path):
         self.root = root
         shutil.copytree(ROOT / "flows", root / "flows")
-        for name in ("contacts.yaml", "keywords.yaml"):
+        for name in ("contacts.yaml", "keywords.yaml", "staff.yaml"):
             shutil.copy(ROOT / name, root / name)
 
     @property
     def config(self) -> dict:
         return {"FLOWS_DIR": str(self.root / "flows"),
                 "CONTACTS_FILE": str(self.root / "contacts.yaml"),
-                "KEYWORDS_FILE": str(self.root / "keywords.yaml")}
+                "KEYWORDS_FILE": str(self.root / "keywords.yaml"),
+                "STAFF_FILE": str(self.root / "staff.yaml")}
 
     def edit(self, name: str, old: str, new: str, count: int = 1) -> None:
         """Replace text in a content file; the text must be there."""

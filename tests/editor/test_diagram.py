@@ -35,7 +35,8 @@ def test_mermaid_has_every_state_and_transition(real_app):
     assert "friend_note --> what: (auto)" in out
     assert "anywhere --> all_windows: 相談窓口" in out
     assert "windows --> start: 最初から" in out
-    assert "staff_soon --> [*]: end" in out
+    assert "windows --> handoff: スタッフと話したい" in out
+    assert "anywhere --> deletion: データを削除" in out
     states = set(real_app.extensions["bot"].engine.spec.states)
     drawn = set(re.findall(r"^  (\w+) -->", out, re.M)) | set(re.findall(r"--> (\w+):", out))
     assert states <= drawn

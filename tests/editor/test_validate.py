@@ -29,7 +29,7 @@ CASES = {
                      "sya:", "unknown key 'sya' in state 'start'; allowed: asks, buttons, end, next, say"),
     "missing target": (FLOW, "to: legal_more}", "to: legal_mor}", "  advice:",
                        "button 'legal' of state 'advice' goes to 'legal_mor', which is not a state"),
-    "unreachable": (FLOW, "  staff_soon:", "  staff_later:\n    say: [x]\n    end: true\n  staff_soon:",
+    "unreachable": (FLOW, "  all_windows:", "  staff_later:\n    say: [x]\n    end: true\n  all_windows:",
                     "  staff_later:", "state 'staff_later' is never reached"),
     "no way out": (FLOW, "    next: what\n", "\n", "  friend_note:", "state 'friend_note' has no way out"),
     "duplicate button": (FLOW, "{id: privacy,", "{id: defamation,", "label: 個人情報をさらされた",

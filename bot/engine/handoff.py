@@ -1,0 +1,167 @@
+"""The person's side of a handoff to staff, and data deletion, inside the engine.
+
+The engine decides what to say; it changes nothing outside the conversation.
+What must happen elsewhere (queue a request, cancel it, alert staff, delete
+everything) is returned as an action for the dispatcher to carry out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .normalize import normalize
+from .types import Button, ConvState, Inbound, Reply, Text
+
+if TYPE_CHECKING:
+    from .conversation import Engine
+
+HANDOFF_CONFIRM = "@handoff_confirm"
+"""Reserved state: the person was asked whether to hand the conversation to staff."""
+DELETE_CONFIRM = "@delete_confirm"
+"""Reserved state: the person was asked whether to delete everything stored for them."""
+RESERVED = (HANDOFF_CONFIRM, DELETE_CONFIRM)
+
+REQUEST, CANCEL, DELETE = "handoff:request", "handoff:cancel", "delete"
+ALERT = "alert:"  # + danger or crisis: raise the request's priority and tell staff
+MISSES_BEFORE_OFFER = 2
+WEEKDAYS = "月火水木金土日"
+
+
+@dataclass(frozen=True)
+class DeskView:
+    """What the dispatcher knows of this person's request for staff, now."""
+
+    status: str | None = None  # None, "waiting" or "claimed"
+    ahead: int = 0             # waiting requests staff will take first
+
+
+def _when(at: datetime | None, now: datetime) -> str:
+    if at is None:
+        return "受付の再開時"
+    day = "今日" if at.date() == now.date() else "明日" if (at.date() - now.date()).days == 1 \
+        else f"{at.month}月{at.day}日({WEEKDAYS[at.weekday()]})"
+    return f"{day} {at.hour}:{at.minute:02d}"
+
+
+class HandoffMixin:
+    """Mixed into Engine: staff requests, waiting, silence, deletion."""
+
+    def _texts(self: "Engine", section: str) -> dict[str, Any]:
+        return getattr(self.spec, section)
+
+    def _said(self: "Engine", inbound: Inbound, section: str, key: str) -> bool:
+        words = self._texts(section).get(key, ())
+        said = normalize(inbound.text)
+        return bool(said) and any(normalize(w) == said for w in words)
+
+    def _yes_no(self: "Engine", section: str, state: str) -> list[Button]:
+        t = self._texts(section)
+        return [Button(t["yes"], f"{state}:yes", t["yes"]), Button(t["no"], f"{state}:no", t["no"])]
+
+    def _answered(self: "Engine", inbound: Inbound, section: str, state: str) -> str | None:
+        t = self._texts(section)
+        said = normalize(inbound.text)
+        if inbound.data in (f"{state}:yes", f"{state}:no"):
+            return inbound.data.rsplit(":", 1)[1]
+        if said and said == normalize(t["yes"]):
+            return "yes"
+        if said and said == normalize(t["no"]):
+            return "no"
+        return None
+
+    # -- asking ------------------------------------------------------------------
+
+    def ask_confirmation(self: "Engine", conv: ConvState, reply: Reply, state: str,
+                         section: str) -> None:
+        """Ask before handing over or deleting; remember where to come back to."""
+        if conv.state not in RESERVED:
+            conv.flags["resume_state"] = conv.state
+        conv.state = state
+        reply.messages.append(Text(self._texts(section)["confirm"]))
+        reply.buttons = self._yes_no(section, state)
+
+    def confirming(self: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
+                   actions: list[str], desk: DeskView) -> None:
+        """The answer to a confirmation question."""
+        section = "handoff" if conv.state == HANDOFF_CONFIRM else "deletion"
+        answer = self._answered(inbound, section, conv.state)
+        if answer is None:  # neither yes nor no: ask again
+            state = conv.state
+            reply.messages.append(Text(self._texts(section)["confirm"]))
+            reply.buttons = self._yes_no(section, state)
+            return
+        if section == "deletion" and answer == "yes":
+            actions.append(DELETE)
+            reply.messages.append(Text(self._texts("deletion")["done"]))
+            conv.state, conv.answers, conv.history, conv.flags = None, {}, [], {}
+            return
+        if section == "handoff" and answer == "yes":
+            actions.append(REQUEST)
+            self._back_to(conv)
+            self.tell_waiting(reply, inbound, DeskView("waiting", desk.ahead), conv)
+            return
+        reply.messages.append(Text(self._texts(section)["declined" if section == "handoff"
+                                                         else "kept"]))
+        self._back_to(conv)
+        self._reshow(conv, reply)
+
+    def _back_to(self: "Engine", conv: ConvState) -> None:
+        resume = conv.flags.pop("resume_state", None)
+        spec = self.flows[conv.flow].spec
+        conv.state = resume if resume in spec.states else spec.start
+
+    # -- waiting and claimed -----------------------------------------------------
+
+    def tell_waiting(self: "Engine", reply: Reply, inbound: Inbound, desk: DeskView,
+                     conv: ConvState, again: bool = False) -> None:
+        """Say that staff will answer, roughly when, and how to go back to the bot."""
+        t = self._texts("handoff")
+        now = inbound.at
+        if self.staff is not None and not self.staff.open_at(now):
+            nxt = self.staff.next_open(now)
+            reply.messages.append(Text(t["after_hours"].replace(
+                "{next}", _when(nxt.astimezone(now.tzinfo) if nxt else None, now))))
+            if self.contacts is not None:
+                reply.messages.extend(self.contacts({"match": True, "open_only": True, "limit": 3},
+                                                    conv.answers, inbound))
+        else:
+            minutes = (desk.ahead + 1) * (self.staff.minutes_per_person if self.staff else 10)
+            key = "still_waiting" if again else "waiting"
+            reply.messages.append(Text(t[key].replace("{ahead}", str(desk.ahead))
+                                       .replace("{minutes}", str(minutes))))
+        reply.buttons = [Button(t["cancel_label"], "handoff:cancel", t["cancel_label"])]
+
+    def while_waiting(self: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
+                      desk: DeskView, alarmed: bool, actions: list[str]) -> None:
+        """A message while the request waits: cancel, or a reminder that staff will come."""
+        if inbound.data == "handoff:cancel" or self._said(inbound, "handoff", "cancel_words"):
+            actions.append(CANCEL)
+            reply.messages.append(Text(self._texts("handoff")["cancelled"]))
+            self._reshow(conv, reply)
+        elif not alarmed:
+            self.tell_waiting(reply, inbound, desk, conv, again=True)
+        else:
+            reply.buttons = [Button(self._texts("handoff")["cancel_label"], "handoff:cancel",
+                                    self._texts("handoff")["cancel_label"])]
+
+    def offer_staff(self: "Engine", reply: Reply, say: bool = True) -> None:
+        """Offer a human: after an alert, or when the bot failed to understand twice."""
+        t = self._texts("handoff")
+        if not t:
+            return
+        if say:
+            reply.messages.append(Text(t["offer"]))
+        button = Button(t["label"], "c:staff", t["label"])
+        if all(b.data != button.data for b in reply.buttons):
+            reply.buttons = (reply.buttons + [button])[-13:]
+
+    def resumed(self: "Engine", conv: ConvState | None, at: datetime, key: str) -> Any:
+        """After staff returned or closed the conversation: tell the person, start afresh."""
+        conv = self.new_conversation() if conv is None else conv
+        reply = Reply([Text(self._texts("handoff")[key])])
+        inbound = Inbound("follow", at)
+        self._restart(conv, reply, inbound, prefix=None)
+        conv.flags = {k: v for k, v in conv.flags.items() if k in ("danger", "crisis")}
+        conv.last_active = at
+        return conv, reply

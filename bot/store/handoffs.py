@@ -1,0 +1,193 @@
+"""Handoffs to staff and the transcript, behind one small interface."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+
+from .schema import audit, handoffs, messages
+
+OPEN = ("waiting", "claimed")
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A person's request for a human, as it stands."""
+
+    id: int
+    conv_key: str
+    status: str
+    priority: int
+    requested_at: float
+    claimed_by: str | None
+    claimed_at: float | None
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a transcript."""
+
+    id: int
+    at: float
+    direction: str
+    text: str
+    operator: str | None
+    status: str
+    retry_key: str | None
+    error: str | None
+    handoff_id: int | None
+
+
+def _handoff(row: Any) -> Handoff:
+    return Handoff(row.id, row.conv_key, row.status, row.priority, row.requested_at,
+                   row.claimed_by, row.claimed_at, row.display_name)
+
+
+class Handoffs:
+    """The queue of requests, the claims on them, and what was said."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # -- the queue -------------------------------------------------------------
+
+    def open_for(self, key: str) -> Handoff | None:
+        """The conversation's open handoff (waiting or claimed), if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(handoffs).where(handoffs.c.conv_key == key,
+                                                      handoffs.c.status.in_(OPEN))
+                               .order_by(handoffs.c.id.desc()).limit(1)).first()
+        return _handoff(row) if row else None
+
+    def get(self, handoff_id: int) -> Handoff | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
+        return _handoff(row) if row else None
+
+    def request(self, key: str, priority: int, now: float | None = None) -> tuple[Handoff, bool]:
+        """Put the conversation in the queue; return its handoff and whether it is new."""
+        existing = self.open_for(key)
+        if existing:
+            return existing, False
+        with self.engine.begin() as conn:
+            new_id = conn.execute(insert(handoffs).values(
+                conv_key=key, status="waiting", priority=priority,
+                requested_at=time.time() if now is None else now).returning(handoffs.c.id)).scalar()
+        return self.get(new_id), True
+
+    def queue(self) -> list[Handoff]:
+        """Open handoffs: waiting ones by priority then waiting time, then the claimed ones."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(handoffs).where(handoffs.c.status.in_(OPEN))).all()
+        found = [_handoff(r) for r in rows]
+        return sorted(found, key=lambda h: (h.status != "waiting", -h.priority, h.requested_at))
+
+    def ahead_of(self, handoff: Handoff) -> int:
+        """How many waiting requests staff will take before this one."""
+        waiting = [h for h in self.queue() if h.status == "waiting"]
+        return next((i for i, h in enumerate(waiting) if h.id == handoff.id), len(waiting))
+
+    def claim(self, handoff_id: int, operator: str, takeover: bool = False) -> str:
+        """Claim atomically: 'claimed', 'taken_over', 'yours', 'held' (by another) or 'ended'."""
+        now = time.time()
+        allowed = handoffs.c.status == "waiting"
+        if takeover:
+            allowed = or_(allowed, handoffs.c.status == "claimed")
+        with self.engine.begin() as conn:
+            current = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
+            if current is None or current.status not in OPEN:
+                return "ended"
+            if current.status == "claimed" and current.claimed_by == operator:
+                return "yours"
+            got = conn.execute(update(handoffs).where(and_(
+                handoffs.c.id == handoff_id, allowed,
+                handoffs.c.status == current.status,
+                or_(handoffs.c.claimed_by.is_(None), handoffs.c.claimed_by == current.claimed_by)))
+                .values(status="claimed", claimed_by=operator, claimed_at=now)).rowcount
+        if not got:
+            return "held"
+        return "taken_over" if current.status == "claimed" else "claimed"
+
+    def end(self, handoff_id: int, status: str, by: str) -> bool:
+        """Return to the bot, close, or cancel an open handoff; False if it had already ended."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(handoffs).where(handoffs.c.id == handoff_id,
+                                                       handoffs.c.status.in_(OPEN))
+                                .values(status=status, ended_at=time.time(), ended_by=by)).rowcount == 1
+
+    def raise_priority(self, handoff_id: int, priority: int) -> None:
+        """Move a request up the queue (crisis and danger words)."""
+        with self.engine.begin() as conn:
+            conn.execute(update(handoffs).where(handoffs.c.id == handoff_id,
+                                                handoffs.c.priority < priority)
+                         .values(priority=priority))
+
+    def set_display_name(self, handoff_id: int, name: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(display_name=name))
+
+    # -- the transcript ----------------------------------------------------------
+
+    def record(self, key: str, direction: str, text: str, at: float, *, handoff_id: int | None = None,
+               operator: str | None = None, status: str = "sent", retry_key: str | None = None,
+               error: str | None = None) -> int:
+        """Add one line to the conversation's transcript."""
+        with self.engine.begin() as conn:
+            return conn.execute(insert(messages).values(
+                conv_key=key, handoff_id=handoff_id, at=at, direction=direction, text=text,
+                operator=operator, status=status, retry_key=retry_key, error=error)
+                .returning(messages.c.id)).scalar()
+
+    def transcript(self, key: str, after: int = 0) -> list[Line]:
+        """The conversation's lines after id `after`, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(messages).where(messages.c.conv_key == key,
+                                                       messages.c.id > after)
+                                .order_by(messages.c.id)).all()
+        return [Line(r.id, r.at, r.direction, r.text, r.operator, r.status, r.retry_key, r.error,
+                     r.handoff_id) for r in rows]
+
+    def line(self, line_id: int) -> Line | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(messages).where(messages.c.id == line_id)).first()
+        return Line(r.id, r.at, r.direction, r.text, r.operator, r.status, r.retry_key, r.error,
+                    r.handoff_id) if r else None
+
+    def mark(self, line_id: int, status: str, error: str | None = None) -> None:
+        """Record whether a staff reply reached LINE."""
+        with self.engine.begin() as conn:
+            conn.execute(update(messages).where(messages.c.id == line_id)
+                         .values(status=status, error=error))
+
+    # -- audit, retention, deletion ----------------------------------------------
+
+    def audit(self, operator: str | None, action: str, key: str | None = None,
+              handoff_id: int | None = None, detail: str | None = None) -> None:
+        """Record who did what, when; never message text."""
+        with self.engine.begin() as conn:
+            conn.execute(insert(audit).values(at=time.time(), operator=operator, action=action,
+                                              conv_key=key, handoff_id=handoff_id, detail=detail))
+
+    def audit_log(self, key: str | None = None) -> list[Any]:
+        with self.engine.connect() as conn:
+            q = select(audit).order_by(audit.c.id)
+            if key is not None:
+                q = q.where(audit.c.conv_key == key)
+            return conn.execute(q).all()
+
+    def purge(self, before: float) -> int:
+        """Delete transcript lines older than `before`, and handoffs that ended before it."""
+        with self.engine.begin() as conn:
+            n = conn.execute(delete(messages).where(messages.c.at < before)).rowcount
+            conn.execute(delete(handoffs).where(handoffs.c.status.notin_(OPEN),
+                                                handoffs.c.ended_at < before))
+        return n
+
+    def forget(self, key: str) -> None:
+        """Delete the transcript and handoffs of a conversation."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(messages).where(messages.c.conv_key == key))
+            conn.execute(delete(handoffs).where(handoffs.c.conv_key == key))
