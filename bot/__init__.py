@@ -14,7 +14,9 @@ from flask import Flask
 
 from . import config
 from .content import Content, check_content
+from .desk import Desk
 from .dispatch import Dispatcher
+from .notify import SlackNotifier
 from .engine import Engine
 from .reload import ContentWatcher
 from .store import Store
@@ -36,6 +38,7 @@ class Services:
     content: Content | None
     content_errors: list[ContentError]
     dispatcher: Dispatcher = None  # type: ignore[assignment]
+    desk: Desk = None  # type: ignore[assignment]
     watcher: ContentWatcher = None  # type: ignore[assignment]
     channels: dict[str, Any] = field(default_factory=dict)
 
@@ -81,15 +84,22 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     channel = line.init_app(app)
     if channel is not None:
         services.channels[line.CHANNEL] = channel
+    notifier = SlackNotifier(app.config["SLACK_WEBHOOK_URL"], app.config["CONSOLE_BASE_URL"])
+    services.desk = Desk(store, services.channels, notifier, lambda: services.engine,
+                         show_profile=app.config["CONSOLE_SHOW_PROFILE"])
     services.dispatcher = Dispatcher(
-        store, lambda: services.engine, services.channels,
+        store, lambda: services.engine, services.channels, desk=services.desk,
+        transcript_days=app.config["TRANSCRIPT_DAYS"],
         threads=app.config["DISPATCH_THREADS"], lease=app.config["DISPATCH_LEASE_SECONDS"],
         poll=app.config["DISPATCH_POLL_SECONDS"], settle=app.config["DISPATCH_SETTLE_SECONDS"],
         loading_after=app.config["LOADING_AFTER_SECONDS"])
     app.extensions["bot"] = services
 
-    from . import cli, simulator
+    from . import cli, console, simulator
 
     cli.init_app(app)
+    console.init_app(app)
     simulator.init_app(app)
+    console.csrf.exempt(line.bp)  # signed by LINE instead
+    console.csrf.exempt(simulator.bp)  # JSON only, which no cross-site form can send
     return app

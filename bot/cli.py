@@ -12,6 +12,7 @@ from typing import Callable
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from werkzeug.security import generate_password_hash
 
 from .clock import JST, read_time
 from .contacts.model import FLAGS, ROLES, TOPICS, WANTS
@@ -219,8 +220,26 @@ def stories_command(files: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
+@click.command("create-operator")
+@click.argument("name")
+@click.password_option("--password", prompt="Password", confirmation_prompt=True,
+                       help="Asked for when not given; at least 12 characters.")
+@with_appcontext
+def create_operator_command(name: str, password: str) -> None:
+    """Create an operator account for the console (or set a new password)."""
+    if len(password) < 12:
+        raise click.BadParameter("use at least 12 characters", param_hint="password")
+    operators = current_app.extensions["bot"].store.operators
+    hashed = generate_password_hash(password)  # werkzeug's current default: scrypt
+    if operators.create(name, hashed):
+        click.echo(f"operator {name!r} created")
+    elif click.confirm(f"operator {name!r} exists; set a new password?"):
+        operators.set_password(name, hashed)
+        click.echo(f"password of {name!r} changed")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     for command in (chat_command, classify_command, contacts_command, validate_command,
-                    diagram_command, stories_command):
+                    diagram_command, stories_command, create_operator_command):
         app.cli.add_command(command)

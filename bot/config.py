@@ -26,15 +26,23 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_LEASE_SECONDS": 60.0,  # a dead worker's conversations free up after this
     "LOADING_AFTER_SECONDS": 1.0,    # show the typing dots if an answer takes longer
     "RELOAD_SECONDS": 2.0,           # look for edited content this often
+    "TRANSCRIPT_DAYS": 30.0,         # transcripts are deleted after this many days
+    "SLACK_WEBHOOK_URL": None,       # announce new handoffs here (no message text)
+    "CONSOLE_BASE_URL": "",          # for links in announcements, e.g. https://bot.example.org
+    "CONSOLE_SHOW_PROFILE": False,   # show operators the person's LINE display name
+    "CONSOLE_SESSION_MINUTES": 30.0, # an idle console session expires after this
     "SIMULATOR": "auto",             # auto: on without a LINE channel; on; off
     "SIMULATOR_PASSWORD": None,      # required to turn it on where a LINE channel is set
     "MAX_CONTENT_LENGTH": 1024 * 1024,
 }
 
-_FLOATS = {"LINE_API_TIMEOUT", "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS",
+_FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT", "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS",
            "DISPATCH_POLL_SECONDS", "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS",
            "RELOAD_SECONDS"}
 _INTS = {"DISPATCH_THREADS"}
+
+
+_BOOLS = {"CONSOLE_SHOW_PROFILE"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -48,6 +56,8 @@ def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             out[key] = float(value)
         elif key in _INTS:
             out[key] = int(value)
+        elif key in _BOOLS:
+            out[key] = value.strip().lower() in ("1", "true", "yes", "on")
         else:
             out[key] = value
     return out

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from .engine import ConvKey, Engine, Inbound, Reply
+from .engine.handoff import DELETE
 from .store import QueuedEvent, Store
 
 logger = logging.getLogger(__name__)
@@ -55,9 +56,11 @@ class Dispatcher:
     """Worker threads draining the inbox."""
 
     def __init__(self, store: Store, engine: Callable[[], Engine | None], channels: dict[str, Channel],
-                 *, threads: int = 2, lease: float = 60.0, poll: float = 2.0, settle: float = 0.25,
-                 loading_after: float = 1.0, max_attempts: int = 6, keep_ids_for: float = 3 * 86400):
-        self.store, self.engine, self.channels = store, engine, channels
+                 *, desk: Any = None, threads: int = 2, lease: float = 60.0, poll: float = 2.0,
+                 settle: float = 0.25, loading_after: float = 1.0, max_attempts: int = 6,
+                 keep_ids_for: float = 3 * 86400, transcript_days: float = 30.0):
+        self.store, self.engine, self.channels, self.desk = store, engine, channels, desk
+        self.transcript_days = transcript_days
         self.threads, self.lease, self.poll, self.settle = threads, lease, poll, settle
         self.loading_after, self.max_attempts, self.keep_ids_for = loading_after, max_attempts, keep_ids_for
         self._wake = threading.Condition()
@@ -117,6 +120,8 @@ class Dispatcher:
         if now - self._last_purge > 600:
             self._last_purge = now
             self.store.purge_inbox(now - self.keep_ids_for)
+            self.store.handoffs.purge(now - self.transcript_days * 86400)
+            self.store.operators.forget_failures(now - 86400)
         ran = False
         for key in self.store.pending_keys(now):
             if self.store.acquire(key, owner, self.lease, time.time()):
@@ -157,7 +162,10 @@ class Dispatcher:
                 first_try = True
             else:  # decided before: the reply token may be spent, so the channel pushes
                 outbound, first_try = ev.outbound, False
-            if outbound:
+            if outbound and self.desk is not None and self.desk.claimed(str(key)):
+                # Checked at the moment of sending: staff may have claimed it meanwhile.
+                logger.info("event %s: staff have the conversation; bot reply withheld", ev.event_id)
+            elif outbound:
                 channel.send(key, ev, outbound, first_try)
             self.store.finish(ev.event_id)
         except SendError as exc:
@@ -170,14 +178,24 @@ class Dispatcher:
 
     def _decide(self, key: ConvKey, ev: QueuedEvent, channel: Channel) -> Any:
         inbound = inbound_from(ev.inbound or {})
-        if inbound.kind == "unfollow":
-            self.store.forget(str(key))
+        skey = str(key)
+        if inbound.kind == "unfollow":  # blocked us: nothing of theirs is kept
+            self.desk.delete_everything(skey, "the person blocked the bot")
             return None
-        outcome = self.engine().handle(self.store.load(str(key)), inbound)
+        handoff, view = self.desk.view(skey)
+        outcome = self.engine().handle(self.store.load(skey), inbound, view)
+        handoff = self.desk.carry_out(key, outcome, handoff)
         outbound = channel.render(outcome.reply) if outcome.reply.messages else None
-        self.store.decide(ev, str(key), outcome.conv, outbound)
-        logger.info("event %s handled: state %s, fired %s", ev.event_id, outcome.conv.state,
-                    ",".join(outcome.fired) or "-")
+        if DELETE in outcome.actions:
+            self.store.decide(ev, skey, None, outbound)
+            self.desk.delete_everything(skey, "at the person's request")
+        else:
+            if inbound.kind != "group":
+                self.desk.record_turn(skey, inbound, outcome, handoff)
+            self.store.decide(ev, skey, outcome.conv, outbound)
+        logger.info("event %s handled: state %s, fired %s, actions %s", ev.event_id,
+                    outcome.conv.state, ",".join(outcome.fired) or "-",
+                    ",".join(outcome.actions) or "-")
         return outbound
 
     def _failed(self, ev: QueuedEvent, error: str, retry: bool) -> None:

@@ -109,6 +109,27 @@ class Engine(HandoffMixin):
         if alarmed and conv.state not in RESERVED:
             self.offer_staff(reply, say=False)
 
+    def describe(self, inbound: Inbound) -> str:
+        """What the person did, as a transcript line: their words, or the button they tapped."""
+        if inbound.kind == "text":
+            return inbound.text
+        if inbound.kind == "other":
+            return "（スタンプ・画像など）"
+        if inbound.kind != "button":
+            return ""
+        data = inbound.data
+        if data.startswith("b:"):
+            _, state, bid = data.split(":", 2)
+            spec = self.spec.states.get(state)
+            button = next((b for b in spec.buttons if b.id == bid), None) if spec else None
+            return f"［ボタン］{button.label}" if button else f"［ボタン］{data}"
+        if data.startswith("c:"):
+            name = data[2:]
+            label = self.spec.handoff.get("label") if name == "staff" else \
+                self.spec.commands[name].label if name in self.spec.commands else name
+            return f"［ボタン］{label}"
+        return f"［ボタン］{inbound.text or data}"
+
     # -- the steps of a turn -------------------------------------------------
 
     def _group_notice(self, conv: ConvState, reply: Reply) -> None:

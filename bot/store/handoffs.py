@@ -186,6 +186,11 @@ class Handoffs:
                                                 handoffs.c.ended_at < before))
         return n
 
+    def pseudonymize(self, key: str, pseudonym: str) -> None:
+        """Keep the audit log, but no longer linked to a deleted conversation."""
+        with self.engine.begin() as conn:
+            conn.execute(update(audit).where(audit.c.conv_key == key).values(conv_key=pseudonym))
+
     def forget(self, key: str) -> None:
         """Delete the transcript and handoffs of a conversation."""
         with self.engine.begin() as conn:

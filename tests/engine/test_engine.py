@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from bot.engine import Engine, Inbound, load_flows
 
 JST = timezone(timedelta(hours=9))
+ROOT_KEYWORDS = Path(__file__).resolve().parents[2] / "keywords.yaml"
+ROOT_STAFF = Path(__file__).resolve().parents[2] / "staff.yaml"
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
 
 

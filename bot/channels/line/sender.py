@@ -1,6 +1,7 @@
 """Send rendered replies through the Messaging API (line-bot-sdk v3)."""
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
@@ -65,9 +66,10 @@ class LineChannel:
                     if not _is_spent_token(exc):
                         raise _send_error(exc) from exc
                     logger.info("event %s: reply token refused; pushing instead", ev.event_id)
-            self._push(key.user, batch, retry_key(ev.event_id, i))
+            self.push(key.user, batch, retry_key(ev.event_id, i))
 
-    def _push(self, to: str, batch: Batch, key: str) -> None:
+    def push(self, to: str, batch: Batch, key: str) -> None:
+        """Push one request of messages; the retry key makes a repeat a no-op at LINE."""
         request = PushMessageRequest.from_dict({"to": to, "messages": batch})
         try:
             self._call(self.api.push_message_with_http_info, request, x_line_retry_key=key)
@@ -83,6 +85,15 @@ class LineChannel:
             return method(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
         except urllib3.exceptions.HTTPError as exc:
             raise SendError(f"Messaging API unreachable: {type(exc).__name__}", retry=True) from exc
+
+    def display_name(self, user_id: str) -> str | None:
+        """The person's LINE display name (only used when CONSOLE_SHOW_PROFILE is on)."""
+        try:
+            response = self._call(self.api.get_profile_with_http_info, user_id)
+            return json.loads(response.raw_data).get("displayName")
+        except (SendError, ApiException, ValueError) as exc:
+            logger.warning("display name not available: %s", type(exc).__name__)
+            return None
 
     def show_loading(self, key: ConvKey) -> None:
         """Show the typing dots in a one-to-one chat while an answer takes time."""
