@@ -38,9 +38,11 @@ class Desk:
     """Handoffs between the bot and staff."""
 
     def __init__(self, store: Store, channels: dict[str, Any], notifier: SlackNotifier,
-                 engine: Callable[[], Engine | None], show_profile: bool = False):
+                 engine: Callable[[], Engine | None], show_profile: bool = False,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.store, self.channels, self.notifier = store, channels, notifier
         self.engine, self.show_profile = engine, show_profile
+        self.clock = clock  # "now" for what staff do (LINE events carry their own time)
 
     # -- the dispatcher's side ---------------------------------------------------
 
@@ -65,8 +67,8 @@ class Desk:
         hid = handoff.id if handoff else None
         if said:
             self.store.handoffs.record(key, "in", said, inbound.at.timestamp(), handoff_id=hid)
-        for text in outcome.reply.texts():
-            self.store.handoffs.record(key, "bot", text, time.time(), handoff_id=hid)
+        for text in outcome.reply.texts():  # the answer to that message, at its time
+            self.store.handoffs.record(key, "bot", text, inbound.at.timestamp(), handoff_id=hid)
 
     def carry_out(self, key: ConvKey, outcome: Outcome, handoff: Handoff | None) -> Handoff | None:
         """Do what the engine asked: queue, cancel, raise an alert (deletion comes after sending)."""
@@ -137,7 +139,7 @@ class Desk:
         batches = self._channel(handoff).render(Reply([Text(text)]))
         if len(batches) != 1 or len(batches[0]) > MESSAGES_MAX:
             raise StaffReplyError("too long for one LINE message request; please split it")
-        line_id = self.store.handoffs.record(handoff.conv_key, "staff", text, time.time(),
+        line_id = self.store.handoffs.record(handoff.conv_key, "staff", text, self.clock().timestamp(),
                                              handoff_id=handoff.id, operator=operator,
                                              status="pending", retry_key=str(uuid.uuid4()))
         self.store.handoffs.audit(operator, "replied", handoff.conv_key, handoff.id)
@@ -162,7 +164,7 @@ class Desk:
     def note(self, handoff: Handoff, operator: str, text: str) -> None:
         """An internal note: staff see it, the person never does."""
         if text.strip():
-            self.store.handoffs.record(handoff.conv_key, "note", text.strip(), time.time(),
+            self.store.handoffs.record(handoff.conv_key, "note", text.strip(), self.clock().timestamp(),
                                        handoff_id=handoff.id, operator=operator)
             self.store.handoffs.audit(operator, "noted", handoff.conv_key, handoff.id)
 
@@ -178,12 +180,11 @@ class Desk:
         engine = self.engine()
         if engine is None:
             return "the content has errors: the person was not told"
-        now = datetime.now(timezone.utc)
-        conv, reply = engine.resumed(self.store.load(handoff.conv_key), now, how)
+        conv, reply = engine.resumed(self.store.load(handoff.conv_key), self.clock(), how)
         self.store.save(handoff.conv_key, conv)
         channel = self._channel(handoff)
         for text in reply.texts():
-            self.store.handoffs.record(handoff.conv_key, "bot", text, time.time(),
+            self.store.handoffs.record(handoff.conv_key, "bot", text, self.clock().timestamp(),
                                        handoff_id=handoff.id)
         try:
             for i, batch in enumerate(channel.render(reply)):

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..yamlsrc import ContentError
-from .hours import JST, describe_day, describe_when
+from ..clock import describe_when
+from .hours import JST, describe_day
 from .model import ALERTS, FLAGS, TOPICS, WANTS, Contact, read_contacts
 
 __all__ = ["ALERTS", "Contact", "Directory", "Status", "TOPICS", "WANTS", "load_directory"]

@@ -12,11 +12,10 @@ from datetime import date, datetime, time, timedelta
 
 import jpholiday
 
-from ..clock import JST
+from ..clock import JST, fmt_minute
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_GROUPS = {"mon-fri": DAYS[:5], "sat-sun": DAYS[5:], "daily": DAYS, **{d: (d,) for d in DAYS}}
 CLOSURES = ("holidays", "year_end")
-WEEKDAY_JA = "月火水木金土日"
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 
 Range = tuple[int, int]  # minutes from midnight; an end past 24:00 runs into the next day
@@ -91,13 +90,6 @@ def is_year_end(day: date) -> bool:
     return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
 
 
-def fmt_minute(minute: int) -> str:
-    """'8:30', or '翌2:00' past midnight."""
-    prefix = "翌" if minute >= 24 * 60 else ""
-    minute %= 24 * 60
-    return f"{prefix}{minute // 60}:{minute % 60:02d}"
-
-
 def describe_day(hours: Hours, day: date) -> str:
     """One day's hours in Japanese: '24時間', '8:30〜17:15', or '休み'."""
     if hours.always:
@@ -108,14 +100,3 @@ def describe_day(hours: Hours, day: date) -> str:
     if not ranges:
         return "休み"
     return "、".join(f"{fmt_minute(s)}〜{fmt_minute(e)}" for s, e in sorted(ranges))
-
-
-def describe_when(opening: datetime, now: datetime) -> str:
-    """'今日 13:00から', '明日 8:30から' or '11月24日(火) 8:30から'."""
-    local, today = opening.astimezone(JST), now.astimezone(JST).date()
-    clock = fmt_minute(local.hour * 60 + local.minute)
-    if local.date() == today:
-        return f"今日 {clock}から"
-    if local.date() == today + timedelta(days=1):
-        return f"明日 {clock}から"
-    return f"{local.month}月{local.day}日({WEEKDAY_JA[local.weekday()]}) {clock}から"

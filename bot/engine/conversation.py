@@ -128,6 +128,12 @@ class Engine(HandoffMixin):
             label = self.spec.handoff.get("label") if name == "staff" else \
                 self.spec.commands[name].label if name in self.spec.commands else name
             return f"［ボタン］{label}"
+        state, _, answer = data.rpartition(":")
+        section = {HANDOFF_CONFIRM: self.spec.handoff, DELETE_CONFIRM: self.spec.deletion}.get(state)
+        if section and answer in ("yes", "no"):
+            return f"［ボタン］{section[answer]}"
+        if data == "handoff:cancel":
+            return f"［ボタン］{self.spec.handoff.get('cancel_label', data)}"
         return f"［ボタン］{inbound.text or data}"
 
     # -- the steps of a turn -------------------------------------------------

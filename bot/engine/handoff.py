@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..clock import describe_when
 from .normalize import normalize
 from .types import Button, ConvState, Inbound, Reply, Text
 
@@ -25,7 +26,6 @@ RESERVED = (HANDOFF_CONFIRM, DELETE_CONFIRM)
 REQUEST, CANCEL, DELETE = "handoff:request", "handoff:cancel", "delete"
 ALERT = "alert:"  # + danger or crisis: raise the request's priority and tell staff
 MISSES_BEFORE_OFFER = 2
-WEEKDAYS = "月火水木金土日"
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,6 @@ class DeskView:
 
     status: str | None = None  # None, "waiting" or "claimed"
     ahead: int = 0             # waiting requests staff will take first
-
-
-def _when(at: datetime | None, now: datetime) -> str:
-    if at is None:
-        return "受付の再開時"
-    day = "今日" if at.date() == now.date() else "明日" if (at.date() - now.date()).days == 1 \
-        else f"{at.month}月{at.day}日({WEEKDAYS[at.weekday()]})"
-    return f"{day} {at.hour}:{at.minute:02d}"
 
 
 class HandoffMixin:
@@ -120,8 +112,8 @@ class HandoffMixin:
         now = inbound.at
         if self.staff is not None and not self.staff.open_at(now):
             nxt = self.staff.next_open(now)
-            reply.messages.append(Text(t["after_hours"].replace(
-                "{next}", _when(nxt.astimezone(now.tzinfo) if nxt else None, now))))
+            when = describe_when(nxt, now).removesuffix("から") if nxt else "受付の再開時"
+            reply.messages.append(Text(t["after_hours"].replace("{next}", when)))
             if self.contacts is not None:
                 reply.messages.extend(self.contacts({"match": True, "open_only": True, "limit": 3},
                                                     conv.answers, inbound))
