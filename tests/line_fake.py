@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import threading
 import time
 from typing import Any, Callable
@@ -16,6 +17,7 @@ from werkzeug import Request, Response
 REPLY = "/v2/bot/message/reply"
 PUSH = "/v2/bot/message/push"
 LOADING = "/v2/bot/chat/loading/start"
+PROFILE = "/v2/bot/profile/"
 BOT_ID = "U0000000000000000000000000000b0t"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -60,6 +62,16 @@ class FakeLine:
         self.server.start()
         for path in (REPLY, PUSH, LOADING):
             self.server.expect_request(path, method="POST").respond_with_handler(self._handler(path))
+        self.server.expect_request(re.compile("^/v2/bot/profile/U[0-9a-f]{32}$"),
+                                   method="GET").respond_with_handler(self._profile)
+
+    def _profile(self, request: Request) -> Response:
+        with self._lock:
+            self.received.append((PROFILE, {}, dict(request.headers)))
+        user_id = request.path.rsplit("/", 1)[1]
+        body = {"userId": user_id, "displayName": "山田花子",
+                "pictureUrl": "https://profile.example/picture", "language": "ja"}
+        return Response(json.dumps(body), 200, content_type="application/json")
 
     def stop(self) -> None:
         self.server.clear()
