@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from .dispatch import SendError
 from .engine import ConvKey, Engine, Inbound, Outcome, Reply, Text
-from .engine.handoff import ALERT, CANCEL, DELETE, REQUEST, DeskView
+from .engine.handoff import ALERT, CANCEL, REQUEST, DeskView
 from .engine.limits import MESSAGES_MAX
 from .notify import SlackNotifier
 from .store import Handoff, Line, Store

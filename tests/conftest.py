@@ -12,6 +12,7 @@ from bot import create_app
 from bot.store import database_url
 from bot.store.schema import metadata
 
+from .helpers import launch_chromium
 from .line_fake import FakeLine, LineUser
 
 TESTS = Path(__file__).parent
@@ -102,3 +103,9 @@ def app(make_app: Callable[..., Any]) -> Any:
 def user(app: Any) -> LineUser:
     """A LINE user talking to `app` through signed webhooks."""
     return LineUser(app.test_client(), SECRET)
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Debian's package) driven by Playwright."""
+    yield from launch_chromium()

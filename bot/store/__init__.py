@@ -18,6 +18,9 @@ from .handoffs import Handoff, Handoffs, Line
 from .operators import Operator, Operators
 from .schema import conversations, inbox, metadata
 
+__all__ = ["Handoff", "Handoffs", "Line", "Operator", "Operators", "QueuedEvent", "Store",
+           "database_url"]
+
 
 @dataclass
 class QueuedEvent:

@@ -47,6 +47,15 @@ def post(client, path: str, page: str, **data):
     return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
 
 
+def claimed(app, name: str = "alice"):
+    """Log in as `name` and claim the first waiting conversation; return (client, its page)."""
+    client = login(app, name)
+    handoff_id = app.extensions["bot"].store.handoffs.queue()[0].id
+    page = f"/console/c/{handoff_id}"
+    assert post(client, f"{page}/claim", page).status_code == 302
+    return client, page
+
+
 class Person:
     """Someone on LINE, with a clock set to a chosen moment."""
 

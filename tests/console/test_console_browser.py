@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
-from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -12,23 +10,8 @@ from werkzeug.serving import make_server
 from ..line_fake import PUSH, REPLY
 from .conftest import PASSWORDS, STAFF_HOURS, Person
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(f"REQUIRE_BROWSER is set but {CHROMIUM} is missing")
-        pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

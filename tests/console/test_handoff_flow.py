@@ -4,17 +4,9 @@ from __future__ import annotations
 import time
 import uuid
 
+from ..helpers import wait_until
 from ..line_fake import PUSH, REPLY
-from .conftest import AFTER_HOURS, Person, login, post
-
-
-def wait_until(check, timeout=5.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
+from .conftest import AFTER_HOURS, STAFF_HOURS, Person, claimed, login, post
 
 
 def test_asking_queues_the_request_and_tells_the_wait(bot, person):
@@ -65,10 +57,7 @@ def test_claimed_conversation_gets_no_bot_message_only_staff_ones(bot, person, l
 
 def test_returning_tells_the_person_and_the_bot_starts_again(bot, person, line_api):
     person.asks_for_staff()
-    alice = login(bot, "alice")
-    hid = bot.extensions["bot"].store.handoffs.queue()[0].id
-    page = f"/console/c/{hid}"
-    post(alice, f"{page}/claim", page)
+    alice, page = claimed(bot)
     post(alice, f"{page}/returned", page)
     texts = [m["text"] for m in line_api.wait_for(PUSH, 1)[0][0]["messages"]]
     assert texts == ["スタッフとのやり取りが終わりました。ここからは、またボットがご案内します。",
@@ -78,10 +67,8 @@ def test_returning_tells_the_person_and_the_bot_starts_again(bot, person, line_a
 
 def test_closing_tells_the_person(bot, person, line_api):
     person.asks_for_staff()
-    alice = login(bot, "alice")
-    hid = bot.extensions["bot"].store.handoffs.queue()[0].id
-    post(alice, f"/console/c/{hid}/claim", f"/console/c/{hid}")
-    post(alice, f"/console/c/{hid}/closed", f"/console/c/{hid}")
+    alice, page = claimed(bot)
+    post(alice, f"{page}/closed", page)
     assert line_api.wait_for(PUSH, 1)[0][0]["messages"][0]["text"].startswith(
         "スタッフとのやり取りを終了しました。")
     assert bot.extensions["bot"].store.handoffs.queue() == []
@@ -89,10 +76,7 @@ def test_closing_tells_the_person(bot, person, line_api):
 
 def test_a_failed_staff_reply_is_kept_and_resent_with_the_same_key(bot, person, line_api):
     person.asks_for_staff()
-    alice = login(bot, "alice")
-    hid = bot.extensions["bot"].store.handoffs.queue()[0].id
-    page = f"/console/c/{hid}"
-    post(alice, f"{page}/claim", page)
+    alice, page = claimed(bot)
     line_api.behaviour[PUSH] = lambda b: (500, {"message": "Internal error"})
     post(alice, f"{page}/reply", page, text="少しお待ちください。")
     store = bot.extensions["bot"].store.handoffs
@@ -137,7 +121,7 @@ def test_slack_hears_of_new_requests_without_any_message_text(make_app, line_api
     try:
         app = make_app(FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"], SLACK_WEBHOOK_URL=slack.url_for("/hook"),
                        CONSOLE_BASE_URL="https://bot.example.org")
-        someone = Person(app, line_api, __import__("tests.console.conftest", fromlist=["x"]).STAFF_HOURS)
+        someone = Person(app, line_api, STAFF_HOURS)
         someone.line.post(someone.line.follow())
         line_api.wait_for(REPLY, 1)
         someone.says("上司に晒されて悪口を書かれている")

@@ -8,7 +8,7 @@ import time
 import pytest
 from werkzeug.security import generate_password_hash
 
-from .conftest import PASSWORDS, csrf_token, login, post
+from .conftest import PASSWORDS, claimed, csrf_token, login, post
 
 SAMPLE_ARGS = {"handoff_id": 1, "line_id": 1, "how": "returned"}
 
@@ -97,10 +97,7 @@ def test_another_operators_conversation_needs_an_explicit_takeover(bot, person, 
 
 def test_the_audit_log_records_who_did_what_without_text(bot, person):
     person.asks_for_staff()
-    alice = login(bot, "alice")
-    hid = bot.extensions["bot"].store.handoffs.queue()[0].id
-    page = f"/console/c/{hid}"
-    post(alice, f"{page}/claim", page)
+    alice, page = claimed(bot)
     post(alice, f"{page}/reply", page, text="秘密の返信内容")
     post(alice, f"{page}/note", page, text="秘密のメモ")
     post(alice, f"{page}/returned", page)

@@ -5,7 +5,7 @@ import logging
 import time
 
 from ..line_fake import PUSH, REPLY
-from .conftest import login, post
+from .conftest import claimed, login, post
 
 
 def test_a_bot_reply_still_in_retry_is_withheld_once_staff_claim(bot, person, line_api, caplog):
@@ -32,10 +32,7 @@ def test_a_bot_reply_still_in_retry_is_withheld_once_staff_claim(bot, person, li
 
 def test_a_staff_reply_too_long_for_line_is_refused_with_a_reason(bot, person, line_api):
     person.asks_for_staff()
-    alice = login(bot, "alice")
-    hid = bot.extensions["bot"].store.handoffs.queue()[0].id
-    page = f"/console/c/{hid}"
-    post(alice, f"{page}/claim", page)
+    alice, page = claimed(bot)
     resp = post(alice, f"{page}/reply", page, text="あ" * 26000)
     assert resp.status_code == 400
     assert "too long for one LINE message request" in alice.get(page).get_data(as_text=True)

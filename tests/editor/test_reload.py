@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-import time
 
+from ..helpers import wait_until
 from ..line_fake import REPLY, LineUser
 
 NEW_GREETING = "こんにちは。案内の文面を新しくしました。"
@@ -20,15 +20,6 @@ def greeting_for(app, line_api, user_id: str) -> str:
     count = len(line_api.requests(REPLY))
     user.post(user.follow())
     return line_api.wait_for(REPLY, count + 1)[count][0]["messages"][0]["text"]
-
-
-def wait_until(check, timeout: float = 5.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_an_edit_goes_live_within_seconds(make_app, workspace, line_api):
