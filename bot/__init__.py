@@ -94,6 +94,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         poll=app.config["DISPATCH_POLL_SECONDS"], settle=app.config["DISPATCH_SETTLE_SECONDS"],
         loading_after=app.config["LOADING_AFTER_SECONDS"])
     app.extensions["bot"] = services
+    # Under `flask run` nothing else starts the workers and the content watcher:
+    # the first request of any kind does (under gunicorn, the boot hook already has).
+    app.before_request(services.start)
 
     from . import cli, console, simulator
 

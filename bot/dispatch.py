@@ -74,7 +74,7 @@ class Dispatcher:
     def start(self) -> bool:
         """Start the worker threads once per process; True if this call started them."""
         with self._lock:
-            if any(t.is_alive() for t in self._workers):
+            if self.threads <= 0 or any(t.is_alive() for t in self._workers):
                 return False
             self._stopping.clear()
             self._workers = [threading.Thread(target=self._loop, name=f"dispatch-{i}", daemon=True)

@@ -63,3 +63,15 @@ def test_a_conversation_in_a_removed_state_restarts_with_an_apology(make_app, wo
     texts = [m["text"] for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]]
     assert texts[0] == "ごめんなさい、案内の内容が新しくなったため、はじめからうかがいます。"
     assert texts[-1] == "どなたが困っていますか？"
+
+
+def test_under_flask_run_the_first_request_starts_the_watcher(make_app, workspace):
+    app = make_app(RELOAD_SECONDS=0.2, LINE_CHANNEL_SECRET=None, LINE_CHANNEL_ACCESS_TOKEN=None,
+                   **workspace.config)
+    client = app.test_client()
+    client.get("/simulator")  # an editor opens the simulator; no webhook ever arrives
+    workspace.edit("flows/main.yaml", "どなたが困っていますか？", "どなたのご相談ですか？")
+    services = app.extensions["bot"]
+    assert wait_until(lambda: services.engine.spec.states["start"].say[0].text == "どなたのご相談ですか？")
+    view = client.post("/simulator/api/turn", json={"kind": "follow"}).get_json()
+    assert "どなたのご相談ですか？" in view["messages"]
