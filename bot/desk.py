@@ -49,9 +49,8 @@ class Desk:
     def view(self, key: str) -> tuple[Handoff | None, DeskView]:
         """The open handoff, and what the engine may know of it."""
         handoff = self.store.handoffs.open_for(key)
-        if handoff is None:
-            waiting = sum(1 for h in self.store.handoffs.queue() if h.status == "waiting")
-            return None, DeskView(None, waiting)
+        if handoff is None:  # most events: one COUNT, not the whole queue
+            return None, DeskView(None, self.store.handoffs.waiting())
         return handoff, DeskView(handoff.status, self.store.handoffs.ahead_of(handoff))
 
     def claimed(self, key: str) -> bool:

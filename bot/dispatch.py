@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+import traceback
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
@@ -22,6 +23,12 @@ from .engine.handoff import DELETE
 from .store import QueuedEvent, Store
 
 logger = logging.getLogger(__name__)
+
+
+def log_failure(what: str, exc: BaseException) -> None:
+    """Log where an error happened, never its message: a message can quote a person's words."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("%s: %s (message withheld)\n%s", what, type(exc).__name__, frames)
 
 
 class SendError(Exception):
@@ -100,8 +107,8 @@ class Dispatcher:
         while not self._stopping.is_set():
             try:
                 busy = self.run_once(owner)
-            except Exception:  # keep the worker alive; the event stays in the inbox
-                logger.exception("dispatcher pass failed")
+            except Exception as exc:  # keep the worker alive; the event stays in the inbox
+                log_failure("dispatcher pass failed", exc)
                 busy = False
             if not busy:
                 with self._wake:
@@ -171,7 +178,7 @@ class Dispatcher:
         except SendError as exc:
             self._failed(ev, str(exc), exc.retry)
         except Exception as exc:  # a bug must not block this person's later messages forever
-            logger.exception("event %s failed", ev.event_id)
+            log_failure(f"event {ev.event_id} failed", exc)
             self._failed(ev, type(exc).__name__, True)
         finally:
             timer.cancel()

@@ -55,7 +55,10 @@ class Store:
     """Conversations, the inbox, and the per-conversation lease."""
 
     def __init__(self, url: str):
-        self.engine: Engine = create_engine(database_url(url), pool_pre_ping=True)
+        # hide_parameters: SQLAlchemy's errors would otherwise quote the stored
+        # message in their text, and errors get logged.
+        self.engine: Engine = create_engine(database_url(url), pool_pre_ping=True,
+                                            hide_parameters=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)

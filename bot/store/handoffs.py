@@ -5,7 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
 
 from .schema import audit, handoffs, messages
 
@@ -84,6 +84,12 @@ class Handoffs:
             rows = conn.execute(select(handoffs).where(handoffs.c.status.in_(OPEN))).all()
         found = [_handoff(r) for r in rows]
         return sorted(found, key=lambda h: (h.status != "waiting", -h.priority, h.requested_at))
+
+    def waiting(self) -> int:
+        """How many requests wait for staff."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(handoffs)
+                                .where(handoffs.c.status == "waiting")).scalar()
 
     def ahead_of(self, handoff: Handoff) -> int:
         """How many waiting requests staff will take before this one."""

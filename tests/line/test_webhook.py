@@ -276,3 +276,23 @@ def test_without_line_settings_the_app_starts_and_callback_says_503(tmp_path, te
     resp = app.test_client().post("/callback", data=b"{}", headers={"X-Line-Signature": "x"})
     assert resp.status_code == 503
     assert "LINE_CHANNEL_SECRET" in caplog.text
+
+
+def test_a_failing_event_is_logged_without_the_persons_words(app, user, line_api, caplog, monkeypatch):
+    caplog.set_level(logging.DEBUG)
+    secret = "だれにも言えない悩みです"
+    services = app.extensions["bot"]
+
+    def broken(*args, **kwargs):
+        raise ValueError(f"could not store {secret}")  # as a driver error might quote a value
+
+    monkeypatch.setattr(services.store, "decide", broken)
+    follow = user.follow()
+    user.post(follow)
+    user.post(user.text(secret))
+    deadline = time.time() + 5
+    while "ValueError (message withheld)" not in caplog.text and time.time() < deadline:
+        time.sleep(0.05)
+    assert "ValueError (message withheld)" in caplog.text
+    assert f"event {follow['webhookEventId']} failed: ValueError (message withheld)" in caplog.text
+    assert secret not in caplog.text

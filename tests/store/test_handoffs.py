@@ -64,3 +64,12 @@ def test_failed_logins_are_counted_by_name_or_address(database):
     assert operators.recent_failures("alice", "10.9.9.9", 60) == 3
     assert operators.recent_failures("bob", "10.0.0.1", 60) == 3
     assert operators.recent_failures("bob", "10.9.9.9", 60) == 0
+
+
+def test_waiting_counts_only_requests_not_yet_claimed(database):
+    handoffs = Store(database).handoffs
+    a, _ = handoffs.request("line:Ua", 0)
+    handoffs.request("line:Ub", 2)
+    assert handoffs.waiting() == 2
+    handoffs.claim(a.id, "alice")
+    assert handoffs.waiting() == 1

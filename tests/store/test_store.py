@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from bot.dispatch import stored_inbound
 from bot.engine import ConvState
 from bot.store import QueuedEvent, Store
+from bot.store.schema import inbox
 
 T = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 
@@ -109,3 +110,17 @@ def test_idle_time_survives_storage(database):
     store = Store(database)
     store.save("line:U1", ConvState("main", "what", last_active=T + timedelta(minutes=5)))
     assert store.load("line:U1").last_active == T + timedelta(minutes=5)
+
+
+def test_database_errors_do_not_quote_what_was_stored(database):
+    store = Store(database)
+    store.enqueue([queued("E1", text="誰にも言えない秘密")])
+    try:
+        with store.engine.begin() as conn:  # a second row with the same event id
+            conn.execute(inbox.insert().values(event_id="E1", conv_key="k", ts_ms=1, received_at=0,
+                                               status="pending", inbound={"text": "誰にも言えない秘密"},
+                                               attempts=0, next_try_at=0))
+    except Exception as exc:  # noqa: BLE001 - whatever the driver raises
+        assert "誰にも言えない秘密" not in str(exc)
+    else:
+        raise AssertionError("the duplicate insert should have failed")
