@@ -1,0 +1,99 @@
+"""Understanding people's own words: morphology, editors' rules, and a model trained from examples.
+
+`load_understanding` reads keywords.yaml and examples/, checks them against
+each other, and returns the classifier the engine calls. The model trains on
+first use (or when `Understanding.train` is called, as the content watcher
+and the app's start do), so that loading stays fast.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from ..yamlsrc import ContentError
+from .classify import MAYBE, SURE, Signals, Understanding
+from .examples import NONE, Examples, check_examples, read_examples
+from .rules import ALARMS, read_rules
+
+__all__ = ["MAYBE", "SURE", "Signals", "Understanding", "contradictions", "disagreements",
+           "load_understanding"]
+
+
+_LOADED: dict[str, tuple[Understanding | None, list[ContentError]]] = {}
+
+
+def load_understanding(keywords: Path, examples_dir: Path,
+                       shown: str = "examples") -> tuple[Understanding | None, list[ContentError]]:
+    """Read the rules and the examples; return the classifier (None on errors) and every problem.
+
+    The same files give the same classifier: a process reloading other content, or
+    building several apps, reads and trains them once.
+    """
+    try:
+        key = digest(keywords, examples_dir) + shown
+    except OSError:
+        key = None
+    if key in _LOADED:
+        found, problems = _LOADED[key]
+        return found, list(problems)
+    result = _load(keywords, examples_dir, shown, key)
+    if key is not None:
+        _LOADED.clear()  # keep one: what is live now
+        _LOADED[key] = result
+    return result[0], list(result[1])
+
+
+def _load(keywords: Path, examples_dir: Path, shown: str,
+          key: str | None) -> tuple[Understanding | None, list[ContentError]]:
+    ruleset, errors = read_rules(keywords)
+    examples, example_errors = read_examples(examples_dir, shown)
+    errors += example_errors + check_examples(examples)
+    if any(not e.warning for e in errors):
+        return None, errors
+    understanding = Understanding(ruleset, examples, key)
+    errors += contradictions(understanding)
+    if any(not e.warning for e in errors):
+        return None, errors
+    return understanding, errors
+
+
+def digest(keywords: Path, examples_dir: Path) -> str:
+    """What the model depends on: the bytes of keywords.yaml and of every examples file."""
+    h = hashlib.sha256()
+    for path in [keywords, *sorted(examples_dir.glob("*.yaml"))]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def contradictions(understanding: Understanding) -> list[ContentError]:
+    """Hard negatives a sure rule fires on: the rule or the example is wrong (errors).
+
+    Where the rules read another topic, want or audience than an example's label,
+    `flask --app bot crossvalidate` lists it: the model may well be right to learn it.
+    """
+    out = []
+    for name in ALARMS:
+        fx = understanding.examples.fields.get(name)
+        for e in fx.examples if fx else ():
+            raising = [r for r in understanding.example_rules(e.text) if r.set.get(name) is True]
+            if e.label != name and raising:
+                r = raising[0]
+                out.append(ContentError(e.file, e.line, f"{e.text!r} is listed as {e.label}, but "
+                                        f"rule {r.id!r} (keywords.yaml:{r.line}) raises {name} on "
+                                        "it; change the rule or move the example"))
+    return out
+
+
+def disagreements(understanding: Understanding) -> list[ContentError]:
+    """Examples whose topic, want or audience the rules read otherwise (for the report)."""
+    out = []
+    for name, fx in understanding.examples.fields.items():
+        if name in ALARMS:
+            continue
+        for e in fx.examples:
+            setting = next((r for r in understanding.example_rules(e.text) if name in r.set), None)
+            if setting is not None and setting.set[name] != (None if e.label == NONE else e.label):
+                out.append(ContentError(e.file, e.line, f"{e.text!r} is listed under {e.label!r}, "
+                                        f"but rule {setting.id!r} (keywords.yaml:{setting.line}) "
+                                        f"reads {name} {setting.set[name]!r}", warning=True))
+    return out

@@ -1,0 +1,201 @@
+"""The pattern language of keywords.yaml: words, not substrings.
+
+A pattern is one or more pieces joined by `+` or `...`:
+
+    消える              the word in any form: 消えたい, 消えちゃう, きえたい, キエタイ
+    生きるのがつらい     words in a row, each in any form: 生きるのがつらいです
+    死ぬ + たい          たい after 死ぬ with only particles and helper words between:
+                        死にたい, 死んじゃいたい, 死んでしまいたい, but not 死ぬほど恥ずかしい
+    家 ... 来る          来る later in the same sentence: 家の近くまで来た
+    kill* + myself      English: `*` ends a word's beginning (kill, killing, killed)
+    =死ね               the word only as written here: 死ね, not 死にたい
+
+A word matches a message word written the same, with the same dictionary form
+(殺される → 殺す), with the same normalised form (ころす, 殺す), or, where
+either is written in kana, with the same reading (さされた → 刺す). A verb of
+three kana or more also matches its own other forms (つきまとう,
+付き纏われてる). A run of kana words matches a word with that reading, for
+text the dictionary splits wrongly (じさつ → 自殺). A word never matches
+inside another word: ころす does not match ところ.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .morph import Analysis, Word, analyse
+from .text import fold, to_hiragana
+
+JOIN = re.compile(r"\s*(\+|\.\.\.|…|・・・)\s*")
+HELPER_GAP = 4      # at most this many helper words inside a `+`
+KANA_RUN = 4        # at most this many kana words read together as one
+
+
+@dataclass(frozen=True)
+class PatternWord:
+    """One word of a pattern: the keys it matches by, or an English prefix."""
+
+    keys: frozenset[str]
+    prefix: str | None = None
+
+    def matches(self, keys: frozenset[str], word: Word | None) -> bool:
+        if self.prefix is not None:
+            return word is not None and word.latin and word.surface.startswith(self.prefix)
+        return not self.keys.isdisjoint(keys)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled pattern: pieces of words, and how each piece joins the previous one."""
+
+    text: str
+    pieces: tuple[tuple[PatternWord, ...], ...]
+    joins: tuple[str, ...]  # before pieces[1:], "+" or "..."
+
+    def first_keys(self) -> frozenset[str]:
+        return self.pieces[0][0].keys
+
+
+class PatternError(ValueError):
+    """A pattern an editor wrote that cannot be used, with the reason."""
+
+
+def _pattern_word(word: Word) -> PatternWord:
+    keys = {"s:" + word.surface, "l:" + word.lemma, "n:" + word.norm, "r:" + word.reading}
+    if word.pos == "動詞" and len(word.reading) - 1 >= 3:
+        keys.add("v:" + word.reading[:-1])
+    return PatternWord(frozenset(keys))
+
+
+def compile_pattern(text: str) -> Pattern:
+    """Compile one pattern, or raise PatternError saying what is wrong."""
+    parts = JOIN.split(fold(str(text)))
+    pieces, joins = [], []
+    for i, part in enumerate(parts):
+        if i % 2:
+            joins.append("+" if part == "+" else "...")
+            continue
+        if not part.strip():
+            raise PatternError(f"pattern {text!r} has an empty part around '+' or '...'")
+        pieces.append(_piece(part))
+    return Pattern(str(text), tuple(pieces), tuple(joins))
+
+
+def _piece(part: str) -> tuple[PatternWord, ...]:
+    if part.startswith("="):
+        words = analyse(part[1:], folded=True).words()
+        if not words:
+            raise PatternError(f"pattern part {part!r} has no words after '='")
+        return tuple(PatternWord(frozenset({"s:" + w.surface})) for w in words)
+    if re.fullmatch(r"[a-z0-9'’* ]+", part):
+        words = []
+        for w in part.split():
+            w = w.replace("'", "").replace("’", "")
+            if w.endswith("*"):
+                if len(w) < 4:
+                    raise PatternError(f"'{w}' is too short to end in '*' (at least 3 letters)")
+                words.append(PatternWord(frozenset(), w[:-1]))
+            else:
+                words.append(PatternWord(frozenset({"s:" + w})))
+        return tuple(words)
+    if "*" in part:
+        raise PatternError(f"'*' is for English words only: {part!r}")
+    analysed = analyse(part, folded=True)
+    words = tuple(_pattern_word(w) for w in analysed.words())
+    if not words:
+        raise PatternError(f"pattern part {part!r} has no words")
+    return words
+
+
+# -- matching ------------------------------------------------------------------
+
+Slot = list[tuple[int, frozenset[str]]]  # at one position: (words it spans, keys): ways to read it
+
+
+def slots(sentence: list[Word]) -> list[Slot]:
+    """Each position's readings: its word, and runs of kana words read together."""
+    out: list[Slot] = []
+    for i, word in enumerate(sentence):
+        ways = [(1, word.keys)]
+        run = word.surface if word.kana else None
+        for span in range(2, KANA_RUN + 1):
+            if run is None or i + span > len(sentence) or not sentence[i + span - 1].kana:
+                break
+            run += sentence[i + span - 1].surface
+            ways.append((span, frozenset({"r:" + to_hiragana(run), "s:" + run})))
+        out.append(ways)
+    return out
+
+
+def _piece_ends(piece: tuple[PatternWord, ...], sentence: list[Word], ways: list[Slot],
+                start: int) -> list[int]:
+    """Where `piece` can end if it starts at `start` (empty: it does not match there)."""
+    ends = [start]
+    for pw in piece:
+        nxt = []
+        for at in ends:
+            if at >= len(sentence):
+                continue
+            for span, keys in ways[at]:
+                if pw.matches(keys, sentence[at] if span == 1 else None):
+                    nxt.append(at + span)
+        ends = nxt
+        if not ends:
+            return []
+    return ends
+
+
+def _starts_after(join: str, sentence: list[Word], end: int) -> range | list[int]:
+    """Where the next piece may start after a piece ended at `end`."""
+    if join == "...":
+        return range(end, len(sentence))
+    out = [end]
+    for k in range(end, min(end + HELPER_GAP, len(sentence))):
+        if not sentence[k].helper:
+            break
+        out.append(k + 1)
+    return out
+
+
+def matches_at(pattern: Pattern, sentence: list[Word], ways: list[Slot], start: int) -> bool:
+    """Does `pattern` match in this sentence starting at word `start`?"""
+    ends = _piece_ends(pattern.pieces[0], sentence, ways, start)
+    for join, piece in zip(pattern.joins, pattern.pieces[1:]):
+        nxt: set[int] = set()
+        for end in ends:
+            for s in _starts_after(join, sentence, end):
+                nxt.update(_piece_ends(piece, sentence, ways, s))
+        ends = sorted(nxt)
+        if not ends:
+            return False
+    return bool(ends)
+
+
+class PatternIndex:
+    """Every pattern of every rule, found through its first word: fast on long messages."""
+
+    def __init__(self, patterns: list[Pattern]):
+        self.patterns = patterns
+        self.by_key: dict[str, list[int]] = {}
+        for i, p in enumerate(patterns):
+            first = p.pieces[0][0]
+            keys = {"p:" + first.prefix[:3]} if first.prefix is not None else first.keys
+            for key in keys:
+                self.by_key.setdefault(key, []).append(i)
+
+    def find(self, analysis: Analysis) -> set[int]:
+        """The indices of the patterns that match the message."""
+        found: set[int] = set()
+        for sentence in analysis.sentences:
+            ways = slots(sentence)
+            for start, slot in enumerate(ways):
+                candidates: set[int] = set()
+                for _, keys in slot:
+                    for key in keys:
+                        candidates.update(self.by_key.get(key, ()))
+                if sentence[start].latin:  # English prefixes (kill*) by their first letters
+                    candidates.update(self.by_key.get("p:" + sentence[start].surface[:3], ()))
+                for i in candidates - found:
+                    if matches_at(self.patterns[i], sentence, ways, start):
+                        found.add(i)
+        return found

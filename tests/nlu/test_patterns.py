@@ -1,0 +1,81 @@
+"""The pattern language: words in any form, never inside another word."""
+from __future__ import annotations
+
+import pytest
+
+from bot.nlu.morph import analyse
+from bot.nlu.patterns import PatternError, PatternIndex, compile_pattern
+from bot.nlu.text import Folder, Spelling, fold, language
+
+FOLD = Folder((Spelling("タヒ", "死", ("に", "ね", "ぬ")),))
+
+
+def matches(pattern: str, message: str) -> bool:
+    index = PatternIndex([compile_pattern(pattern)])
+    return bool(index.find(analyse(FOLD(message), folded=True)))
+
+
+@pytest.mark.parametrize("message", ["消えちゃいたい", "きえたい", "キエタイ", "ｷｴﾀｲ", "もう消えてしまいたい"])
+def test_a_word_matches_any_of_its_forms(message):
+    assert matches("消える", message)
+
+
+@pytest.mark.parametrize("message", ["付き纏われてる", "つきまとわれてる", "付きまとわれて困ってる"])
+def test_a_long_verb_matches_its_other_spellings_and_forms(message):
+    assert matches("つきまとう", message)
+
+
+@pytest.mark.parametrize("message", ["確認したところ、すでに削除されていました", "ところすごく困ってる"])
+def test_a_word_never_matches_inside_another_word(message):
+    assert not matches("ころす", message)
+
+
+def test_kana_and_kanji_spellings_meet_through_the_reading():
+    assert matches("ころす", "殺される") and matches("殺す", "ころすぞ") and matches("刺す", "さされた")
+    assert not matches("刺す", "駅を指で指す")  # both in kanji: a different word
+
+
+@pytest.mark.parametrize("message,hit", [
+    ("死にたい", True), ("死んじゃいたい", True), ("死んでしまいたい", True), ("しにたーい", True),
+    ("しにたぃ", True), ("タヒにたい", True), ("ｼﾆﾀｲ", True),
+    ("死ぬほど恥ずかしくて帰りたい", False), ("死ぬほど眠い", False)])
+def test_plus_allows_only_helper_words_between(message, hit):
+    assert matches("死ぬ + たい", message) is hit
+
+
+def test_dots_allow_any_words_but_not_a_new_sentence():
+    assert matches("家 ... 来る", "家の近くまで車で来た")
+    assert not matches("家 ... 来る", "家にいます。明日友達が来る")
+
+
+def test_words_in_a_row_and_kana_the_dictionary_splits():
+    assert matches("生きるのがつらい", "生きるのがつらいです")
+    assert not matches("生きるのがつらい", "生きてるのがつらい")  # that needs 生きる + つらい
+    assert matches("生きる + つらい", "生きてるのがつらい")
+    assert matches("自殺", "じさつしたい") and matches("悪口", "わるぐちかかれた")
+
+
+def test_english_words_prefixes_and_exact_forms():
+    assert matches("kill* + myself", "I want to KILL myself") and matches("kill* + myself", "killing myself")
+    assert not matches("kill* + myself", "kill yourself")
+    assert matches("=死ね", "死ねって書かれた") and not matches("=死ね", "死にたい")
+
+
+@pytest.mark.parametrize("bad,why", [("死ぬ +", "empty part"), ("ki*", "too short"),
+                                     ("死*", "English words only")])
+def test_a_broken_pattern_says_what_is_wrong(bad, why):
+    with pytest.raises(PatternError, match=why):
+        compile_pattern(bad)
+
+
+def test_folding_keeps_word_boundaries_and_undoes_decoration():
+    assert fold("ｼﾆﾀｲ　ＨＥＬＰ") == "シニタイ help"
+    assert fold("しにたーーい") == fold("しにたぁい") == "しにたい"
+    assert fold("しにたいいいい") == "しにたい"
+
+
+@pytest.mark.parametrize("text,lang", [("死にたい", "ja"), ("I want to die", "en"),
+                                       ("shinitai", "en"), ("インスタでkill yourselfって言われた", "ja"),
+                                       ("😢", ""), ("죽고 싶어", "other")])
+def test_language(text, lang):
+    assert language(text) == lang
