@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -54,9 +55,12 @@ class Services:
         self.content_errors = errors
 
     def start(self) -> None:
-        """Start this process's workers and content watcher."""
+        """Start this process's workers and content watcher, and train the model meanwhile."""
         if self.dispatcher.start() | self.watcher.start():
             logger.info("dispatcher and content watcher running in this process")
+            if self.content is not None and not self.content.classifier.trained:
+                threading.Thread(target=self.content.classifier.train, name="train",
+                                 daemon=True).start()
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

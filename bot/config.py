@@ -17,6 +17,7 @@ DEFAULTS: dict[str, Any] = {
     "ENTRY_FLOW": "main",
     "CONTACTS_FILE": str(PROJECT / "contacts.yaml"),
     "KEYWORDS_FILE": str(PROJECT / "keywords.yaml"),
+    "EXAMPLES_DIR": str(PROJECT / "examples"),
     "STORIES_DIR": str(PROJECT / "stories"),
     "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh

@@ -1,7 +1,7 @@
-"""Everything editors write, loaded and checked together: flows, windows, keyword rules."""
+"""Everything editors write, loaded and checked together: flows, windows, rules and examples."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from .contacts import Directory, load_directory
 from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
-from .engine.classify import Classifier, read_rules
+from .nlu import Understanding, load_understanding
 from .staff import StaffDesk, read_staff
 from .vocabulary import check_vocabulary
 from .yamlsrc import ContentError
@@ -29,25 +29,29 @@ class Content:
 
     engine: Engine
     directory: Directory
-    classifier: Classifier
+    classifier: Understanding
     staff: StaffDesk | None = None
+    warnings: list[ContentError] = field(default_factory=list)
 
 
 def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[ContentError]]:
-    """Load all content; return it (None if unusable) and every problem found."""
+    """Load all content; return it (None if unusable) and every problem found.
+
+    Warnings do not stop content from going live; with it they are in `Content.warnings`.
+    """
     flows, errors = check_flows(Path(config["FLOWS_DIR"]), config["ENTRY_FLOW"])
     directory, contact_errors = load_directory(Path(config["CONTACTS_FILE"]))
-    rules, rule_errors = read_rules(Path(config["KEYWORDS_FILE"]))
+    understanding, nlu_problems = load_understanding(Path(config["KEYWORDS_FILE"]),
+                                                     Path(config["EXAMPLES_DIR"]))
     staff, staff_errors = read_staff(Path(config["STAFF_FILE"]))
-    errors += contact_errors + rule_errors + staff_errors + _contact_refs(flows, directory)
+    errors += contact_errors + nlu_problems + staff_errors + _contact_refs(flows, directory)
     errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]
-    if errors:
+    if any(not e.warning for e in errors) or understanding is None:
         return None, errors
-    classifier = Classifier(rules)
     engine = Engine(flows, config["ENTRY_FLOW"],
                     idle_timeout=timedelta(hours=config["IDLE_TIMEOUT_HOURS"]),
-                    contacts=renderer(directory), classifier=classifier, staff=staff)
-    return Content(engine, directory, classifier, staff), []
+                    contacts=renderer(directory), classifier=understanding, staff=staff)
+    return Content(engine, directory, understanding, staff, errors), []
 
 
 def load_content(config: Mapping[str, Any]) -> Content:

@@ -1,4 +1,4 @@
-"""Hot reload: edits to flows/, contacts.yaml and keywords.yaml go live within seconds.
+"""Hot reload: edits to flows/, contacts.yaml, keywords.yaml and examples/ go live within seconds.
 
 Every process watches the files itself, so every gunicorn worker picks an edit
 up. An edit that fails validation is not applied: the previous content stays
@@ -20,7 +20,9 @@ logger = logging.getLogger(__name__)
 def content_files(config: Mapping[str, Any]) -> list[Path]:
     """Every file whose change alters the content."""
     flows = sorted(Path(config["FLOWS_DIR"]).glob("*.yaml"))
-    return flows + [Path(config[k]) for k in ("CONTACTS_FILE", "KEYWORDS_FILE", "STAFF_FILE")]
+    examples = sorted(Path(config["EXAMPLES_DIR"]).glob("*.yaml"))
+    return flows + examples + [Path(config[k]) for k in ("CONTACTS_FILE", "KEYWORDS_FILE",
+                                                         "STAFF_FILE")]
 
 
 def fingerprint(config: Mapping[str, Any]) -> tuple:
@@ -78,6 +80,8 @@ class ContentWatcher:
                 logger.error("content change refused, previous version stays live: %s", error)
             self.apply(None, errors)
             return False
+        if not content.classifier.training:  # a shared model another thread trains: don't wait
+            content.classifier.train()  # here, in the watcher's thread, not in a person's turn
         logger.info("content reloaded: %d flows, %d windows", len(content.engine.flows),
                     len(content.directory.enabled))
         self.apply(content, [])

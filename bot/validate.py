@@ -14,9 +14,10 @@ STALE_AFTER = timedelta(days=365)
 
 def validate(config: Mapping[str, Any], today: date) -> list[ContentError]:
     """Errors (content that must not go live), then warnings (worth an editor's look)."""
-    _, errors = check_content(config)
+    content, errors = check_content(config)
+    warnings = content.warnings if content else []
     contacts, _ = read_contacts(Path(config["CONTACTS_FILE"]))
-    return errors + stale(contacts, today) + uncovered(contacts)
+    return errors + warnings + stale(contacts, today) + uncovered(contacts)
 
 
 def stale(contacts: list[Contact], today: date) -> list[ContentError]:

@@ -55,6 +55,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return fresh_postgres()
 
 
+@pytest.fixture(scope="session")
+def understanding() -> Any:
+    """The shipped rules and examples, with the model trained once for the session."""
+    from bot.nlu import load_understanding
+
+    root = TESTS.parent
+    found, problems = load_understanding(root / "keywords.yaml", root / "examples")
+    assert found is not None, "\n".join(map(str, problems))
+    found.train()
+    return found
+
+
 @pytest.fixture
 def line_api() -> Iterator[FakeLine]:
     """A fake Messaging API on loopback that records what the bot sent."""

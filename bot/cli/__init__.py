@@ -33,5 +33,6 @@ def init_app(app: Flask) -> None:
 
     for command in (chat.chat_command, lookup.classify_command, lookup.contacts_command,
                     editor.validate_command, editor.diagram_command, editor.stories_command,
+                    editor.crossvalidate_command,
                     operators.create_operator_command):
         app.cli.add_command(command)

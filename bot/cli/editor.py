@@ -20,14 +20,14 @@ from . import live_content
 @click.option("--today", metavar="YYYY-MM-DD", help="Judge verified_on dates as of this day.")
 @with_appcontext
 def validate_command(today: str | None) -> None:
-    """Check every flow, contacts.yaml and keywords.yaml; exit 1 on any error."""
+    """Check every flow, contacts.yaml, keywords.yaml and examples/; exit 1 on any error."""
     day = date.fromisoformat(today) if today else date.today()
     problems = validate(current_app.config, day)
     for problem in problems:
         click.echo(str(problem))
     errors = [p for p in problems if not p.warning]
     summary = f"{len(errors)} errors, {len(problems) - len(errors)} warnings"
-    click.echo(summary if problems else "ok: the flows, contacts.yaml and keywords.yaml are valid",
+    click.echo(summary if problems else "ok: the flows, contacts.yaml, keywords.yaml and examples/ are valid",
                err=True)
     if errors:
         raise SystemExit(1)
@@ -86,3 +86,24 @@ def stories_command(files: tuple[str, ...]) -> None:
     click.echo(f"{len(paths) - failed} passed, {failed} failed")
     if failed:
         raise SystemExit(1)
+
+
+@click.command("crossvalidate")
+@click.option("--folds", default=5, show_default=True, help="How many folds.")
+@with_appcontext
+def crossvalidate_command(folds: int) -> None:
+    """Cross-validate examples/: per-label precision and recall, worst confusions with file:line.
+
+    Then the examples whose topic, want or audience the rules read otherwise.
+    """
+    from ..nlu import disagreements
+    from ..nlu.report import cross_validate
+
+    understanding = live_content().classifier
+    for report in cross_validate(understanding, folds):
+        click.echo("\n".join(report.lines()))
+        click.echo("")
+    differ = disagreements(understanding)
+    click.echo(f"examples the rules read otherwise: {len(differ)}")
+    for problem in differ:
+        click.echo(f"  {problem}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -13,12 +14,23 @@ from . import live_content, parse_at
 
 
 @click.command("classify")
-@click.argument("text")
+@click.argument("text", required=False)
+@click.option("--file", "path", type=click.File("r", encoding="utf-8"), metavar="PATH",
+              help="Read one message a line from PATH ('-' for standard input); "
+                   "print one JSON object a line.")
 @with_appcontext
-def classify_command(text: str) -> None:
-    """Show what the keyword rules read in TEXT, as one JSON object."""
-    signals = live_content().classifier(text)
-    click.echo(json.dumps(signals.as_json(), ensure_ascii=False))
+def classify_command(text: str | None, path: Any) -> None:
+    """Show what the bot reads in TEXT (rules, then the model), as one JSON object.
+
+    danger and crisis are true when the bot would interrupt at once; check names
+    the alarm it would ask about; model gives each field's label and score.
+    """
+    if (text is None) == (path is None):
+        raise click.UsageError("give TEXT or --file PATH (not both)")
+    classify = live_content().classifier
+    lines = [text] if text is not None else (line.rstrip("\n") for line in path)
+    for line in lines:
+        click.echo(json.dumps(classify(line).as_json(), ensure_ascii=False))
 
 
 @click.command("contacts")

@@ -23,6 +23,7 @@ ALERTS = ("danger", "crisis")
 TOLLS = {"free": "通話無料", "navi": "ナビダイヤル・通話料がかかります", "charged": "通話料がかかります"}
 
 CONTACT_KEYS = {"id", "name", "operator", "enabled", "disabled_reason", "summary", "phones", "url",
+                "name_en", "summary_en",
                 "channels", "services", "audience", "reporters", "topics", "wants", "alerts",
                 "hours", "source", "verified_on"}
 PHONE_KEYS = {"number", "toll", "ip_phone", "note"}
@@ -72,6 +73,8 @@ class Contact:
     enabled: bool = True
     disabled_reason: str | None = None
     line: int = 0
+    name_en: str | None = None      # for people who write in English
+    summary_en: str | None = None
 
 
 class ContactsReader(yamlsrc.Checker):
@@ -179,7 +182,8 @@ class ContactsReader(yamlsrc.Checker):
             self.choice(node.get("wants"), ln("wants"), "want", WANTS, any_ok=True),
             self.choice(node.get("alerts"), ln("alerts"), "alert", ALERTS),
             self.hours(node.get("hours"), ln("hours")), node.get("source"), verified,
-            enabled, node.get("disabled_reason"), line)
+            enabled, node.get("disabled_reason"), line,
+            node.get("name_en"), node.get("summary_en"))
 
 
 def read_contacts(path: Path, name: str = "contacts.yaml") -> tuple[list[Contact], list[ContentError]]:

@@ -38,7 +38,7 @@ def check_flows(folder: Path, entry: str) -> tuple[dict[str, CompiledFlow], list
         errors += [ContentError(spec.file, None, f"the entry flow needs the interrupt {i!r}")
                    for i in INTERRUPTS if i not in spec.interrupts]
         errors += [ContentError(spec.file, None, f"the entry flow needs a '{s}:' section")
-                   for s in ("handoff", "deletion") if not getattr(spec, s)]
+                   for s in ("handoff", "deletion", "safety", "english") if not getattr(spec, s)]
     elif not errors:
         errors.append(ContentError(str(folder), None, f"no flow is named {entry!r}"))
     return flows, errors

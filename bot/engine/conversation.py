@@ -9,14 +9,16 @@ import copy
 from datetime import timedelta
 from typing import Any, Callable, Mapping
 
-from .classify import Signals
+from ..nlu import Signals
 from .conditions import holds
 from .flows import ButtonSpec, FlowSpec, SayItem, StateSpec
 from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFER, RESERVED,
                       DeskView, HandoffMixin)
+from .english import english_reply
 from .machine import NEXT, CompiledFlow
 from .matching import answer_button, contained_button, exact_button
 from .normalize import normalize
+from .safety import CHECKS, Safety
 from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
 
 HISTORY_MAX = 30     # steps kept for 戻る
@@ -50,6 +52,7 @@ class Engine(HandoffMixin):
         self.contacts = contacts
         self.classifier = classifier
         self.staff = staff  # staff hours (bot.staff.StaffDesk), for handoff messages
+        self.safety = Safety(self)
 
     @property
     def spec(self) -> FlowSpec:
@@ -70,13 +73,12 @@ class Engine(HandoffMixin):
         signals = self.classifier(inbound.text) if self.classifier and inbound.kind == "text" \
             else Signals()
         fired += [f"rule:{r}" for r in signals.matched]
+        fired += [f"model:{k}" for k, by in signals.by.items() if by == "model"]
         if inbound.kind == "group":
             self._group_notice(conv, reply)
         elif desk.status == "claimed":  # staff have the conversation: the bot says nothing
-            actions += [ALERT + n for n in ("danger", "crisis") if signals.values.get(n)]
-            for name in ("danger", "crisis"):
-                if signals.values.get(name):
-                    conv.flags[name] = True
+            self.safety.record(conv, signals, inbound.at)
+            actions += [ALERT + n for n in ("danger", "crisis") if n in self.safety.sure(signals)]
         else:
             self._turn(conv, reply, inbound, signals, desk, fired, actions)
         conv.last_active = inbound.at
@@ -84,31 +86,90 @@ class Engine(HandoffMixin):
 
     def _turn(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
               desk: DeskView, fired: list[str], actions: list[str]) -> None:
-        fresh = conv.state is None
-        removed = not fresh and conv.state not in RESERVED and (
-            conv.flow not in self.flows or conv.state not in self.flows[conv.flow].spec.states)
-        idle = conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout
-        alarmed = self._interrupt(conv, reply, signals, inbound, fired)
-        actions += [ALERT + n for n in ("danger", "crisis") if signals.values.get(n)]
+        if inbound.kind == "text" and signals.language not in ("ja", ""):
+            english_reply(self, conv, reply, inbound, signals, fired, actions)
+            return
+        self.safety.record(conv, signals, inbound.at)
+        alarms = self.safety.sure(signals)
+        actions += [ALERT + n for n in ("danger", "crisis") if n in alarms]
         if desk.status == "waiting":
-            self.while_waiting(conv, reply, inbound, desk, alarmed, actions)
+            if alarms:
+                fired += [f"interrupt:{a}" for a in alarms]
+                reply.messages.extend(self.safety.alarm_messages(
+                    alarms, {**conv.answers, **signals.answers()}, inbound))
+            self.while_waiting(conv, reply, inbound, desk, bool(alarms), actions)
             return
         if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
-        elif conv.state in RESERVED and not self._command(inbound) and not idle:
+            return
+        if alarms:  # the alarm is the whole answer: no interview, no greeting
+            self.safety.alarm_turn(conv, reply, inbound, signals, alarms, fired)
+            return
+        stale = self._stale(conv, inbound)
+        if conv.state in CHECKS and not stale and not self._command(inbound):
+            self.safety.on_answer(conv, reply, inbound, signals, fired, actions)
+            return
+        check = self.safety.should_ask(conv, signals, inbound.at)
+        if check and inbound.kind == "text" and not self._is_an_answer(conv, inbound, stale):
+            self.safety.ask(conv, reply, inbound, signals, check, fired)
+            return
+        if self.safety.wants_to_go_on(inbound) and not stale:
+            fired.append("command:continue")
+            self.resume(conv, reply, inbound)
+        elif conv.state in RESERVED and not self._command(inbound) and not stale:
             self.confirming(conv, reply, inbound, actions, desk)
-        elif fresh or idle or removed:
-            prefix = "welcome_back" if idle else "content_changed" if removed else "greeting"
-            self._restart(conv, reply, inbound, prefix=prefix)
+        elif stale:
+            self._restart(conv, reply, inbound, prefix=stale)
             if inbound.kind in ("text", "button"):
                 self._answer(conv, reply, inbound, signals, fired, after="restart")
         elif inbound.kind == "other":
             self._say_message(reply, "non_text")
             self._reshow(conv, reply)
         else:
-            self._answer(conv, reply, inbound, signals, fired, after="alarm" if alarmed else None)
-        if alarmed and conv.state not in RESERVED:
-            self.offer_staff(reply, say=False)
+            greet = conv.flags.pop("greet", None)  # an alarm came before the greeting
+            if greet:
+                self._say_message(reply, greet)
+            self._answer(conv, reply, inbound, signals, fired, after=None)
+
+    def _is_an_answer(self, conv: ConvState, inbound: Inbound, stale: str | None) -> bool:
+        """Typed words that are exactly one of the offered buttons: an answer, as a tap is."""
+        if stale or conv.state is None or conv.state in RESERVED + CHECKS:
+            return False
+        return exact_button(self._state(conv), inbound.text) is not None
+
+    def _stale(self, conv: ConvState, inbound: Inbound) -> str | None:
+        """Why the conversation must start afresh (the message to say), or None."""
+        if conv.state is None:
+            return "greeting"
+        if conv.last_active is not None and inbound.at - conv.last_active > self.idle_timeout:
+            return "welcome_back"
+        if conv.state not in RESERVED + CHECKS and (
+                conv.flow not in self.flows or conv.state not in self.flows[conv.flow].spec.states):
+            return "content_changed"
+        return None
+
+    def settle(self, conv: ConvState, inbound: Inbound) -> None:
+        """Before an alarm or a question about one: a state the interview can go on from."""
+        stale = self._stale(conv, inbound)
+        if stale:
+            conv.flow, conv.answers, conv.history = self.entry, {}, []
+            conv.state = self.spec.start
+            conv.flags["greet"] = stale
+        elif conv.state in RESERVED + CHECKS:
+            conv.flags.pop("asked_again", None)
+            conv.flags.pop("check_about", None)
+            self._back_to(conv)
+
+    def resume(self, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
+        """Go on with the interview where the person was, skipping what is already known."""
+        greet = conv.flags.pop("greet", None)
+        if greet:
+            self._say_message(reply, greet)
+        if conv.state is None or conv.state in CHECKS or conv.state not in \
+                self.flows.get(conv.flow, self.flows[self.entry]).spec.states:
+            self._restart(conv, reply, inbound, prefix=None)
+            return
+        self._enter(conv, conv.state, reply, inbound)
 
     def describe(self, inbound: Inbound) -> str:
         """What the person did, as a transcript line: their words, or the button they tapped."""
@@ -145,24 +206,12 @@ class Engine(HandoffMixin):
             self._say_message(reply, "group_notice")
             conv.flags["group_notice_sent"] = True
 
-    def _interrupt(self, conv: ConvState, reply: Reply, signals: Signals, inbound: Inbound,
-                   fired: list[str]) -> bool:
-        """Danger and crisis come before anything else, in every state; staff will see them."""
-        raised = [name for name in ("danger", "crisis") if signals.values.get(name)]
-        for name in raised:
-            fired.append(f"interrupt:{name}")
-            conv.flags[name] = True
-            conv.flags[f"{name}_at"] = inbound.at.isoformat()
-            reply.messages.extend(self._say_items(self.spec.interrupts.get(name, ()),
-                                                  {**conv.answers, **signals.answers()}, inbound))
-        return bool(raised)
-
     def _answer(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
                 fired: list[str], after: str | None) -> None:
         """Act on a tap or typed words: a command, a button, an answer read from words, or ask again.
 
         `after` is "restart" when the question was just asked (nothing more to say if the
-        words answer nothing), or "alarm" when safety messages were just sent.
+        words answer nothing).
         """
         command = self._command(inbound)
         if command:
@@ -170,7 +219,7 @@ class Engine(HandoffMixin):
             self._run_command(command, conv, reply, inbound)
             return
         state = self._state(conv)
-        learned = self._learn(conv, signals, state.asks)
+        learned = self.learn(conv, signals, state.asks)
         button = self._tapped(conv, inbound) or exact_button(state, inbound.text)
         inferred = False
         if button is None and state.asks in learned:
@@ -185,11 +234,11 @@ class Engine(HandoffMixin):
             fired.append(f"button:{conv.state}.{button.id}")
             self._take(conv, button, reply, inbound, inferred=inferred)
         elif after == "restart":
-            self._reshow(conv, reply)
-        elif after == "alarm":
-            self._say_message(reply, "resume")
+            question = self._say(state, conv.answers, inbound)
+            self.note(conv, reply, learned, at=len(reply.messages) - len(question))
             self._reshow(conv, reply)
         elif learned:  # understood something for later, not this question: ask it again
+            self.note(conv, reply, learned)
             reply.messages.extend(self._say(state, conv.answers, inbound))
             self._reshow(conv, reply)
         else:
@@ -199,7 +248,7 @@ class Engine(HandoffMixin):
             if conv.flags["misses"] >= MISSES_BEFORE_OFFER:
                 self.offer_staff(reply)
 
-    def _learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
+    def learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
         """Keep what the words showed: the asked answer always, others only where unknown.
 
         "I don't know" (unsure, unknown, other) only ever answers the question asked:
@@ -289,6 +338,7 @@ class Engine(HandoffMixin):
 
     def _restart(self, conv: ConvState, reply: Reply, inbound: Inbound, prefix: str | None) -> None:
         conv.flow, conv.answers, conv.history = self.entry, {}, []
+        conv.flags.pop("greet", None)
         if prefix:
             self._say_message(reply, prefix)
         self._enter(conv, self.spec.start, reply, inbound)
@@ -322,6 +372,19 @@ class Engine(HandoffMixin):
             self._acknowledge(reply, skipped, at=ack_at)
         reply.buttons = self._buttons(conv)
 
+    def note(self, conv: ConvState, reply: Reply, learned: set[str], at: int | None = None) -> None:
+        """Say at once what the words told for later questions (「つきまとわれている」とうかがいました)."""
+        labels = []
+        for state in self.flows[conv.flow].spec.states.values():
+            if state.asks in learned:
+                button = answer_button(state, conv.answers)
+                if button is not None and button.label not in labels:
+                    labels.append(button.label)
+        template = self.spec.messages.get("noted", "")
+        if labels and template:
+            text = Text(template.replace("{labels}", "」「".join(labels)))
+            reply.messages.insert(len(reply.messages) if at is None else max(at, 0), text)
+
     def _acknowledge(self, reply: Reply, labels: list[str], at: int | None = None) -> None:
         """Say what was read from the person's words, so that nothing is guessed silently."""
         template = self.spec.messages.get("understood", "")
@@ -331,9 +394,9 @@ class Engine(HandoffMixin):
     # -- what is said --------------------------------------------------------
 
     def _say(self, state: StateSpec, answers: Mapping[str, Any], inbound: Inbound) -> list[Message]:
-        return self._say_items(state.say, answers, inbound)
+        return self.say_items(state.say, answers, inbound)
 
-    def _say_items(self, items: tuple[SayItem, ...], answers: Mapping[str, Any],
+    def say_items(self, items: tuple[SayItem, ...], answers: Mapping[str, Any],
                    inbound: Inbound) -> list[Message]:
         out: list[Message] = []
         for item in items:

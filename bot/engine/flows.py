@@ -18,15 +18,21 @@ from . import conditions, limits
 COMMANDS = ("restart", "back", "contacts", "help")
 BUTTON_COMMANDS = COMMANDS + ("staff", "delete")  # a button may also ask for staff or deletion
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
-            "group_notice", "help", "nothing_to_go_back_to", "understood", "resume",
+            "group_notice", "help", "nothing_to_go_back_to", "understood", "noted",
             "content_changed")
-INTERRUPTS = ("danger", "crisis")
-HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "still_waiting", "cancelled", "declined",
-                 "returned", "closed", "offer")
+INTERRUPTS = ("medical", "danger", "crisis")
+HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "after_hours_alarm", "still_waiting",
+                 "cancelled", "declined", "returned", "closed", "offer")
 HANDOFF_LABELS = ("label", "yes", "no", "cancel_label")
 DELETION_TEXTS = ("confirm", "done", "kept")
 DELETION_LABELS = ("yes", "no")
-TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion"}
+SAFETY_TEXTS = ("ask_crisis", "ask_crisis_other", "ask_danger", "ask_danger_other", "thanks_no",
+                "ask_again", "after_alarm")
+SAFETY_LABELS = ("yes", "no", "continue_label")
+SAFETY_WORDS = ("yes_words", "no_words", "continue_words")
+ENGLISH_TEXTS = ("intro", "medical", "danger", "crisis", "emergency", "windows")
+TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion",
+            "safety", "english"}
 STATE_KEYS = {"say", "buttons", "next", "end", "asks"}
 BUTTON_KEYS = {"id", "label", "words", "set", "to", "command"}
 COMMAND_KEYS = {"label", "words", "to"}
@@ -102,6 +108,8 @@ class FlowSpec:
     interrupts: dict[str, tuple[SayItem, ...]] = field(default_factory=dict)
     handoff: dict[str, Any] = field(default_factory=dict)
     deletion: dict[str, Any] = field(default_factory=dict)
+    safety: dict[str, Any] = field(default_factory=dict)
+    english: dict[str, Any] = field(default_factory=dict)
 
 
 class FlowErrors(Exception):
@@ -240,26 +248,24 @@ class _Reader(yamlsrc.Checker):
                          self.routes(node.get("next"), node.line_of("next")),
                          bool(node.get("end", False)), line, asks)
 
-    def section(self, node: Any, name: str, texts: tuple[str, ...],
-                labels: tuple[str, ...]) -> dict[str, Any]:
-        """A section of fixed texts, labels and word lists (handoff:, deletion:)."""
+    def section(self, node: Any, name: str, texts: tuple[str, ...], labels: tuple[str, ...],
+                words: tuple[str, ...] = ("words",)) -> dict[str, Any]:
+        """A section of fixed texts, labels and word lists (handoff:, deletion:, safety:)."""
         if node is None:
             return {}
-        allowed = set(texts) | set(labels) | {"words", "cancel_words"}
+        allowed = set(texts) | set(labels) | set(words)
         if not self.keys(node, allowed, name):
             return {}
         out: dict[str, Any] = {}
         for key, value in node.items():
             line = node.line_of(key)
-            if key in ("words", "cancel_words"):
+            if key in words:
                 out[key] = self.words(value, line)
             elif key in labels:
                 out[key] = self.label(value, line)
             elif key in texts:
                 out[key] = self.text(value, line, f"{name} {key!r}")
-        missing = [k for k in (*texts, *labels, "words") if k not in out]
-        if name == "handoff" and "cancel_words" not in out:
-            missing.append("cancel_words")
+        missing = [k for k in (*texts, *labels, *words) if k not in out]
         if missing:
             self.error(yamlsrc.line_of(node), f"{name} needs {', '.join(missing)}")
         return out
@@ -318,8 +324,12 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
         start = next(iter(states))
     spec = FlowSpec(flow_name, shown, start, states, reader.messages(doc.get("messages")),
                     reader.commands(doc.get("commands")), reader.interrupts(doc.get("interrupts")),
-                    reader.section(doc.get("handoff"), "handoff", HANDOFF_TEXTS, HANDOFF_LABELS),
-                    reader.section(doc.get("deletion"), "deletion", DELETION_TEXTS, DELETION_LABELS))
+                    reader.section(doc.get("handoff"), "handoff", HANDOFF_TEXTS, HANDOFF_LABELS,
+                                   ("words", "cancel_words")),
+                    reader.section(doc.get("deletion"), "deletion", DELETION_TEXTS, DELETION_LABELS),
+                    reader.section(doc.get("safety"), "safety", SAFETY_TEXTS, SAFETY_LABELS,
+                                   SAFETY_WORDS),
+                    reader.section(doc.get("english"), "english", ENGLISH_TEXTS, (), ()))
     from .graph import check_graph  # the graph checks need the whole spec
 
     return spec, reader.errors + check_graph(spec, states_node)

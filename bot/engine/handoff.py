@@ -113,10 +113,14 @@ class HandoffMixin:
         if self.staff is not None and not self.staff.open_at(now):
             nxt = self.staff.next_open(now)
             when = describe_when(nxt, now).removesuffix("から") if nxt else "受付の再開時"
-            reply.messages.append(Text(t["after_hours"].replace("{next}", when)))
+            # Someone in crisis or danger is never told to wait: the lines open now come first.
+            alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None)
+            key = "after_hours_alarm" if alarm and t.get("after_hours_alarm") else "after_hours"
+            reply.messages.append(Text(t[key].replace("{next}", when)))
+            spec = {"alert": alarm, "open_only": True, "limit": 3} if key != "after_hours" else \
+                {"match": True, "open_only": True, "limit": 3}
             if self.contacts is not None:
-                reply.messages.extend(self.contacts({"match": True, "open_only": True, "limit": 3},
-                                                    conv.answers, inbound))
+                reply.messages.extend(self.contacts(spec, conv.answers, inbound))
         else:
             minutes = (desk.ahead + 1) * (self.staff.minutes_per_person if self.staff else 10)
             key = "still_waiting" if again else "waiting"

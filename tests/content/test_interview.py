@@ -140,12 +140,18 @@ def test_free_text_skips_answered_questions_and_says_so(engine):
 
 def test_words_that_answer_another_question_are_kept_and_this_one_asked_again(engine):
     out = say(engine, engine.handle(None, Inbound("follow", WEEKDAY)),
-              "インスタのDMでしつこく付きまとわれてる", WEEKDAY)
-    assert out.conv.state == "start" and out.conv.answers == {"topic": "stalking"}
-    assert out.reply.texts() == ["どなたが困っていますか？"]
+              "インスタで嘘の噂を書かれてる", WEEKDAY)
+    assert out.conv.state == "start" and out.conv.answers == {"topic": "defamation"}
+    assert out.reply.texts() == ["「悪口・デマを書かれた」とうかがいました。", "どなたが困っていますか？"]
     out = tap(engine, tap(engine, out, "自分のこと", WEEKDAY), "18歳以上", WEEKDAY)
     assert out.conv.state == "want"
-    assert out.reply.texts()[0].startswith("「つきまとわれている」として進めます")
+    assert out.reply.texts()[0].startswith("「悪口・デマを書かれた」として進めます")
+
+
+def test_the_first_message_is_acknowledged_at_once(engine):
+    out = say(engine, None, "元交際相手にSNSでずっとつきまとわれていて、警察に相談したい", WEEKDAY)
+    assert out.reply.texts()[0] == "「つきまとわれている」「警察に相談・処罰を求めたい」とうかがいました。"
+    assert out.conv.answers == {"topic": "stalking", "want": "police"}
 
 
 def test_unclear_words_are_asked_with_buttons_never_guessed(engine):

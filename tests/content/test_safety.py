@@ -26,27 +26,44 @@ def ids(outcome):
     return [m.contact_id for m in outcome.reply.messages if isinstance(m, ContactCard)]
 
 
+AFTER = ["相談を続ける", "スタッフと話したい"]
+
+
 @pytest.mark.parametrize("words", DANGER_WORDS)
-def test_danger_interrupts_every_state_with_110_first(engine, words):
+def test_danger_interrupts_every_state_with_110_first_and_nothing_else(engine, words):
     for state in states(engine):
         conv = ConvState("main", state, dict(ANSWERS))
         out = engine.handle(conv, Inbound("text", NOW, text=words))
-        first = out.reply.texts()[0]
-        assert first.startswith("今まさに危険を感じているなら、迷わず110番"), state
-        assert ids(out)[:2] == ["police_110", "police_9110"], state
-        assert out.conv.flags["danger"] is True
-        assert out.reply.buttons, f"the conversation must go on after the alert ({state})"
+        texts = out.reply.texts()
+        assert texts[0].startswith("いま危険が迫っているなら、すぐに110番"), state
+        assert "ドアを開けない" in texts[0]
+        assert ids(out)[0] == "police_110", state
+        assert out.conv.flags["danger"] is True and out.conv.state == state
+        assert [b.label for b in out.reply.buttons] == AFTER, state
+        assert not any("として進めます" in t for t in texts), state
 
 
 @pytest.mark.parametrize("words", CRISIS_WORDS)
-def test_crisis_interrupts_every_state_with_open_lines_first(engine, words):
+def test_crisis_interrupts_every_state_with_open_lines_and_nothing_else(engine, words):
     for state in states(engine):
         conv = ConvState("main", state, dict(ANSWERS))
         out = engine.handle(conv, Inbound("text", NOW, text=words))
-        assert out.reply.texts()[0].startswith("話してくださって、ありがとうございます"), state
-        assert ids(out) == ["yorisoi", "mamorouyokokoro", "kokoro_dial"], state
+        texts = out.reply.texts()
+        assert texts[0].startswith("話してくださって、ありがとうございます"), state
+        assert ids(out)[:2] == ["yorisoi", "mamorouyokokoro"], state
         assert out.conv.flags["crisis"] is True and out.conv.state == state
-        assert out.reply.texts()[-1] == "落ち着いたら、続きからお話しできます。"
+        assert texts[-1].startswith("落ち着いたら「相談を続ける」を押してください")
+        assert [b.label for b in out.reply.buttons] == AFTER, state
+
+
+def test_the_interview_goes_on_when_the_person_is_ready(engine):
+    asked = {k: v for k, v in ANSWERS.items() if k != "want"}
+    out = engine.handle(ConvState("main", "want", asked),
+                        Inbound("text", NOW, text="晒されて死にたい。消してほしい"))
+    assert not any(t.startswith(("まず、相手に", "消される前に")) for t in out.reply.texts())
+    went_on = engine.handle(out.conv, Inbound("button", NOW, data=out.reply.buttons[0].data))
+    assert went_on.conv.state == "advice"
+    assert went_on.reply.texts()[0].startswith("「書き込みを消したい」として進めます")
 
 
 def test_a_child_in_crisis_gets_the_childrens_line_too(engine):
@@ -55,18 +72,34 @@ def test_a_child_in_crisis_gets_the_childrens_line_too(engine):
     assert ids(out)[0] == "mext_sos" and "yorisoi" in ids(out)
 
 
+def test_a_parent_is_told_how_to_help_not_spoken_to_as_the_one_at_risk(engine):
+    out = engine.handle(None, Inbound("text", NOW, text="娘がもう消えたいと言っています"))
+    text = "\n".join(out.reply.texts())
+    assert "そばにいて" in text and "ひとりにしない" in text and "119番" in text
+    assert "いま、とてもつらいのですね" not in text
+    assert ids(out)[0] == "mext_sos"
+
+
 def test_danger_and_crisis_together_say_both_danger_first(engine):
     out = engine.handle(ConvState("main", "want", dict(ANSWERS)),
                         Inbound("text", NOW, text="殺すと言われてもう死にたい"))
     texts = out.reply.texts()
-    assert texts[0].startswith("今まさに危険") and "話してくださって" in "".join(texts)
+    assert texts[0].startswith("いま危険が迫っている") and "話してくださって" in "".join(texts)
     assert out.conv.flags["danger"] and out.conv.flags["crisis"]
 
 
-def test_an_alert_on_a_brand_new_conversation_comes_before_the_greeting(engine):
+@pytest.mark.parametrize("words", ["薬をたくさん飲んだ", "手首を切って血が止まらない", "ODした"])
+def test_a_medical_emergency_gets_119_before_anything_else(engine, words):
+    out = engine.handle(ConvState("main", "want", dict(ANSWERS)), Inbound("text", NOW, text=words))
+    assert out.reply.texts()[0].startswith("いますぐ119番に電話して")
+
+
+def test_an_alert_on_a_brand_new_conversation_comes_without_the_greeting(engine):
     out = engine.handle(None, Inbound("text", NOW, text="死にたい"))
     assert out.reply.texts()[0].startswith("話してくださって")
-    assert any(t.startswith("こんにちは") for t in out.reply.texts())
+    assert not any(t.startswith("こんにちは") for t in out.reply.texts())
+    went_on = engine.handle(out.conv, Inbound("button", NOW, data=out.reply.buttons[0].data))
+    assert went_on.reply.texts()[0].startswith("こんにちは")
 
 
 def check_line_limits(outcome, where: str) -> None:

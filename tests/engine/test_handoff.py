@@ -7,10 +7,9 @@ import pytest
 
 from bot.engine import Engine, Inbound, load_flows
 from bot.engine.handoff import CANCEL, DELETE, REQUEST, DeskView
-from bot.engine.classify import Classifier, read_rules
 from bot.staff import read_staff
 
-from .test_engine import ROOT_KEYWORDS, ROOT_STAFF
+from .test_engine import ROOT_STAFF
 
 JST = timezone(timedelta(hours=9))
 OPEN = datetime(2026, 11, 24, 11, 0, tzinfo=JST)     # Tuesday, staff hours
@@ -18,10 +17,9 @@ CLOSED = datetime(2026, 11, 23, 11, 0, tzinfo=JST)   # a national holiday
 
 
 @pytest.fixture
-def engine(test_flows):
-    rules, _ = read_rules(ROOT_KEYWORDS)
+def engine(test_flows, understanding):
     staff, _ = read_staff(ROOT_STAFF)
-    return Engine(load_flows(test_flows, "main"), "main", classifier=Classifier(rules), staff=staff)
+    return Engine(load_flows(test_flows, "main"), "main", classifier=understanding, staff=staff)
 
 
 def say(engine, conv, text, at=OPEN, desk=None):

@@ -45,7 +45,8 @@ def test_taps_and_words_drive_the_conversation(user, line_api):
     user.post(user.text("友人がネットで悪口を書かれています"))
     third = line_api.wait_for(REPLY, 3)[2][0]
     assert [m["text"] for m in third["messages"]] == [
-        "ご本人からの相談が必要な窓口もあります。", "ありがとうございました。", "悪口の件ですね。"]
+        "「悪口を書かれた」として進めます。", "ご本人からの相談が必要な窓口もあります。",
+        "ありがとうございました。", "悪口の件ですね。"]
 
 
 @pytest.mark.parametrize("signature", [None, "forged", "c2lnbmF0dXJl"])

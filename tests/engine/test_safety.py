@@ -1,0 +1,176 @@
+"""Alarms in the engine, on plain values: sure interrupts alone, possible asks, staff see both.
+
+The classifier is a table here (the engine takes any callable), so that these
+tests pin the engine's decisions, not the wording a model happens to score.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from bot.engine import ConvState, Engine, Inbound, load_flows
+from bot.engine.safety import CHECK, CONTINUE
+from bot.nlu import MAYBE, SURE, Signals
+
+JST = timezone(timedelta(hours=9))
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=JST)
+
+READS = {
+    "死にたい": Signals(levels={"crisis": SURE}, by={"crisis": "rule:crisis_wish"}),
+    "殺すぞと言われた": Signals(values={"topic": "threat"}, levels={"danger": SURE}),
+    "薬をたくさん飲んだ": Signals(values={"medical": True}, levels={"crisis": SURE}),
+    "もう疲れた": Signals(levels={"crisis": MAYBE}, by={"crisis": "model"}),
+    "悪口を書かれてもう疲れた": Signals(values={"topic": "defamation"}, levels={"crisis": MAYBE}),
+    "こわい": Signals(levels={"danger": MAYBE}),
+    "娘がもう疲れたと言っています": Signals(values={"audience": "guardian"},
+                                   levels={"crisis": MAYBE}),
+    "娘が死にたいと言っています": Signals(values={"audience": "guardian"}, levels={"crisis": SURE}),
+    "I want to die": Signals(levels={"crisis": SURE}, language="en"),
+}
+
+
+def classify(text: str) -> Signals:
+    return READS.get(text, Signals())
+
+
+@pytest.fixture
+def engine(test_flows):
+    return Engine(load_flows(test_flows, "main"), "main", classifier=classify)
+
+
+def say(engine, conv, text, at=T0):
+    return engine.handle(conv, Inbound("text", at, text=text))
+
+
+def tap(engine, out, label, at=T0):
+    button = next(b for b in out.reply.buttons if b.label == label)
+    return engine.handle(out.conv, Inbound("button", at, data=button.data, text=button.text))
+
+
+def labels(out):
+    return [b.label for b in out.reply.buttons]
+
+
+def started(engine):
+    return say(engine, engine.handle(None, Inbound("follow", T0)).conv, "自分")  # at "what"
+
+
+def test_a_sure_crisis_is_the_whole_answer_and_the_interview_waits(engine):
+    out = say(engine, started(engine).conv, "死にたい")
+    assert out.reply.texts() == ["つらい気持ちを教えてくれてありがとう。", "落ち着いたら続きをどうぞ。"]
+    assert labels(out) == ["相談を続ける", "スタッフと話したい"]
+    assert out.conv.state == "what" and out.conv.flags["crisis"] is True
+    assert "alert:crisis" in out.actions and "interrupt:crisis" in out.fired
+    went_on = tap(engine, out, "相談を続ける")
+    assert went_on.reply.texts() == ["何がありましたか？"] and went_on.conv.state == "what"
+
+
+def test_an_alarm_on_a_new_conversation_comes_without_the_greeting(engine):
+    out = say(engine, None, "死にたい")
+    assert not any("あいさつ" in t for t in out.reply.texts())
+    went_on = tap(engine, out, "相談を続ける")
+    assert went_on.reply.texts() == ["テスト用のあいさつです。", "どなたのことですか？"]
+
+
+def test_119_comes_before_everything_else(engine):
+    out = say(engine, started(engine).conv, "薬をたくさん飲んだ")
+    assert out.reply.texts()[:2] == ["すぐ119番へ。", "つらい気持ちを教えてくれてありがとう。"]
+
+
+def test_a_possible_crisis_is_asked_once_with_two_buttons(engine):
+    out = say(engine, started(engine).conv, "もう疲れた")
+    assert out.reply.texts() == ["死にたいほどつらいですか？"]
+    assert labels(out) == ["はい", "いいえ"] and out.conv.state == CHECK["crisis"]
+    assert "alert:crisis" not in out.actions
+    assert out.conv.flags["detections"][-1] == {"kind": "crisis", "level": "possible",
+                                                "by": "model", "at": T0.isoformat()}
+
+
+def test_yes_runs_the_crisis_answer_and_alerts_staff(engine):
+    out = tap(engine, say(engine, started(engine).conv, "もう疲れた"), "はい")
+    assert out.reply.texts()[0] == "つらい気持ちを教えてくれてありがとう。"
+    assert "alert:crisis" in out.actions and out.conv.flags["crisis"] is True
+    assert out.conv.state == "what"
+    assert out.conv.flags["detections"][-1]["answer"] == "yes"
+
+
+def test_no_goes_back_to_the_question_with_what_was_understood(engine):
+    asked = say(engine, started(engine).conv, "悪口を書かれてもう疲れた")
+    out = tap(engine, asked, "いいえ")
+    assert out.reply.texts()[0] == "ありがとうございます。続けます。"
+    assert out.conv.state == "done"  # the topic the words gave answers the question
+    assert "「悪口を書かれた」として進めます。" in out.reply.texts()
+    assert "alert:crisis" not in out.actions
+
+
+def test_a_typed_no_counts_and_the_question_is_not_asked_again_soon(engine):
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    out = say(engine, asked.conv, "大丈夫")
+    assert out.conv.state == "what"
+    again = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(minutes=5))
+    assert again.conv.state != CHECK["crisis"]
+    later = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(hours=7))
+    assert later.conv.state == CHECK["crisis"]
+
+
+def test_an_unclear_answer_is_asked_again_then_taken_as_yes(engine):
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    again = say(engine, asked.conv, "うーん")
+    assert again.reply.texts() == ["もう一度うかがいます。", "死にたいほどつらいですか？"]
+    out = say(engine, again.conv, "よくわからない")
+    assert out.reply.texts()[0] == "つらい気持ちを教えてくれてありがとう。"
+
+
+def test_a_sure_alarm_while_asked_answers_at_once(engine):
+    asked = say(engine, started(engine).conv, "こわい")
+    assert asked.reply.texts() == ["身の危険を感じていますか？"]
+    out = say(engine, asked.conv, "殺すぞと言われた")
+    assert out.reply.texts()[0] == "危険なときはすぐ110番へ。" and out.conv.state == "what"
+
+
+def test_someone_writing_about_another_person_is_asked_about_them(engine):
+    out = say(engine, started(engine).conv, "娘がもう疲れたと言っています")
+    assert out.reply.texts() == ["その方は死にたいほどつらそうですか？"]
+
+
+def test_commands_still_work_while_asked(engine):
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    out = say(engine, asked.conv, "スタッフと話したい")
+    assert out.reply.texts() == ["スタッフにつなぎますか？"]
+
+
+def test_staff_who_have_the_conversation_see_detections_and_the_bot_stays_silent(engine):
+    from bot.engine.handoff import DeskView
+
+    conv = started(engine).conv
+    out = engine.handle(conv, Inbound("text", T0, text="もう疲れた"), DeskView("claimed"))
+    assert out.reply.messages == [] and out.conv.flags["detections"][-1]["level"] == "possible"
+    out = engine.handle(conv, Inbound("text", T0, text="死にたい"), DeskView("claimed"))
+    assert out.reply.messages == [] and "alert:crisis" in out.actions
+
+
+def test_english_gets_an_english_answer_without_the_interview(engine):
+    conv = started(engine).conv
+    out = say(engine, conv, "I want to die")
+    assert out.reply.texts() == ["Thank you for telling me.", "This is a test bot.", "110 or 119."]
+    assert out.conv.state == "what" and "alert:crisis" in out.actions
+
+
+def test_go_on_after_an_alarm_without_tapping(engine):
+    out = say(engine, started(engine).conv, "死にたい")
+    typed = say(engine, out.conv, "続ける")
+    assert typed.reply.texts() == ["何がありましたか？"]
+    assert CONTINUE.startswith("c:")
+
+
+def test_an_alarm_cancels_a_pending_confirmation(engine):
+    conv = say(engine, started(engine).conv, "スタッフと話したい").conv
+    out = say(engine, conv, "死にたい")
+    assert out.conv.state == "what" and labels(out) == ["相談を続ける", "スタッフと話したい"]
+
+
+def test_an_alarm_for_a_stored_answer_state_survives(engine):
+    conv = ConvState("main", "what", {"audience": "self"})
+    out = say(engine, conv, "死にたい")
+    assert out.conv.answers == {"audience": "self"}
