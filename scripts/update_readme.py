@@ -1,8 +1,10 @@
 """Regenerate the README's generated parts: the main flow's diagram and the accuracy table.
 
     python scripts/update_readme.py
+    python scripts/update_readme.py --bench    # also rerun the speed benchmark (slow)
 
-Tests fail when the committed README differs from what this writes.
+Tests fail when the committed README differs from what this writes (the benchmark
+table is measured, not checked: it depends on the machine).
 """
 from __future__ import annotations
 
@@ -37,6 +39,10 @@ def main() -> None:
     text = README.read_text(encoding="utf-8")
     text = replace_between(text, "diagram:main", mermaid_block())
     text = replace_between(text, "accuracy", summary())
+    if "--bench" in sys.argv:
+        out = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_classify.py")],
+                             cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        text = replace_between(text, "bench-classify", out)
     README.write_text(text, encoding="utf-8")
 
 

@@ -1,13 +1,12 @@
-"""The keyword rules on realistic messages; the safety signals may never be missed."""
+"""How the bot reads free text, measured on realistic messages; safety may never be missed."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-
-from bot.engine.classify import Classifier, read_rules
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -17,57 +16,112 @@ def cases(name: str) -> list[dict]:
     return yaml.safe_load((HERE / name).read_text(encoding="utf-8"))["cases"]
 
 
-@pytest.fixture(scope="module")
-def classify() -> Classifier:
-    rules, errors = read_rules(ROOT / "keywords.yaml")
-    assert errors == []
-    return Classifier(rules)
-
-
-def test_the_table_is_large_enough():
-    assert len(cases("classify_cases.yaml")) >= 60
-
-
-@pytest.mark.parametrize("case", cases("classify_cases.yaml"), ids=lambda c: c["text"])
-def test_tuning_set_is_read_as_expected(classify, case):
-    got = classify(case["text"]).as_json()
-    assert {k: got[k] for k in ("topic", "want", "danger", "crisis")} == \
-        {k: case[k] for k in ("topic", "want", "danger", "crisis")}
-
-
-@pytest.mark.parametrize("case", cases("classify_cases.yaml") + cases("classify_holdout.yaml"),
-                         ids=lambda c: c["text"])
-def test_danger_and_crisis_are_never_missed_nor_invented(classify, case):
-    got = classify(case["text"])
-    assert (got.danger, got.crisis) == (case["danger"], case["crisis"])
-
-
-def test_several_signals_in_one_message_all_count(classify):
-    got = classify("中学生の娘がインスタで悪口を書かれて消したい").as_json()
-    assert got == {"topic": "defamation", "want": "delete", "audience": "guardian",
-                   "flags": ["child"], "danger": False, "crisis": False,
-                   "matched": ["audience_guardian", "flag_child", "topic_defamation", "want_delete"]}
-
-
-@pytest.mark.parametrize("text", ["ｽﾄｰｶｰされてる", "ストーカーされてる", "すとーかーされてる",
-                                  "ストーカー　されてる！"])
-def test_width_kana_and_punctuation_do_not_matter(classify, text):
-    assert classify(text).as_json()["topic"] == "stalking"
-
-
-def test_classify_command_prints_one_json_object(app):
-    result = app.test_cli_runner().invoke(args=["classify", "家に来るって言われて怖い"])
-    assert result.exit_code == 0
-    out = json.loads(result.output)
-    assert out["danger"] is True and out["crisis"] is False and out["topic"] == "stalking"
-    assert out["want"] is None and out["audience"] is None  # a feeling is not a wish
-    assert "danger_nearby" in out["matched"]
-
-
-def test_readme_reports_the_accuracy_measured_now():
-    import importlib.util
+def accuracy_script():
     spec = importlib.util.spec_from_file_location("acc", ROOT / "scripts" / "classify_accuracy.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.summary() in (ROOT / "README.md").read_text(encoding="utf-8"), \
-        "README's accuracy table is stale: paste `python scripts/classify_accuracy.py`"
+    return module
+
+
+def test_the_sets_are_large_and_broad_enough():
+    held = cases("holdout.yaml")
+    kinds = [c["kind"] for c in held]
+    assert len(held) >= 300
+    assert all(kinds.count(k) >= 60 for k in ("crisis", "danger", "hard_negative"))
+    assert len(cases("validation.yaml")) >= 200
+
+
+SAFETY = [(name, c) for name in ("validation.yaml", "holdout.yaml") for c in cases(name)
+          if c["crisis"] or c["danger"]]
+
+
+@pytest.mark.parametrize("name,case", SAFETY, ids=[c["text"][:40] for _, c in SAFETY])
+def test_every_crisis_and_danger_is_interrupted_or_asked(understanding, name, case):
+    got = understanding(case["text"])
+    for alarm in ("crisis", "danger"):
+        if case[alarm]:
+            assert got.levels.get(alarm) in ("sure", "possible"), \
+                f"{name}: {alarm} missed: {got.as_json()}"
+
+
+def test_every_training_example_of_an_alarm_is_caught(understanding):
+    for alarm in ("crisis", "danger"):
+        for e in understanding.examples.fields[alarm].examples:
+            if e.label == alarm:
+                assert understanding(e.text).levels.get(alarm), f"{e.where}: {e.text}"
+
+
+def test_readme_reports_the_accuracy_measured_now(understanding):
+    assert accuracy_script().summary(understanding) in (ROOT / "README.md").read_text(
+        encoding="utf-8"), "README's table is stale: run python scripts/update_readme.py"
+
+
+def test_several_signals_in_one_message_all_count(understanding):
+    got = understanding("中学生の娘がインスタで悪口を書かれて消したい").as_json()
+    assert (got["topic"], got["want"], got["audience"], got["flags"]) == \
+        ("defamation", "delete", "guardian", ["child"])
+    assert got["danger"] is got["crisis"] is False and got["check"] is None
+    assert {"audience_guardian", "flag_child", "topic_defamation", "want_delete"} <= set(got["matched"])
+
+
+@pytest.mark.parametrize("text", ["確認したところ、すでに削除されていました", "アリスのイラストを描きました",
+                                  "写真でマッチングする機能", "死ぬほど恥ずかしい",
+                                  "殺す気かってくらい忙しい", "部長に釘を刺された"])
+def test_the_words_that_fooled_substring_rules_raise_nothing_sure(understanding, text):
+    got = understanding(text)
+    assert not got.danger and not got.crisis, got.as_json()
+
+
+@pytest.mark.parametrize("text,alarm", [("生きてるのがつらい", "crisis"), ("しにたぃ", "crisis"),
+                                        ("タヒにたい", "crisis"), ("消えちゃいたい", "crisis"),
+                                        ("I want to die", "crisis"),
+                                        ("家を特定された。最寄り駅で待ってるってDMが来た", "danger"),
+                                        ("he said he'll kill me", "danger"),
+                                        ("someone is outside my house", "danger")])
+def test_what_the_old_rules_missed_is_sure_now(understanding, text, alarm):
+    assert understanding(text).levels.get(alarm) == "sure"
+
+
+@pytest.mark.parametrize("text,alarm", [("もう疲れた", "crisis"), ("限界かも", "crisis"),
+                                        ("なんか怖い", "danger")])
+def test_distress_without_certainty_asks(understanding, text, alarm):
+    got = understanding(text)
+    assert got.check == alarm and not got.crisis and not got.danger
+
+
+@pytest.mark.parametrize("text", ["薬をたくさん飲んだ", "手首を切って血が止まらない", "ODした"])
+def test_medical_emergencies_are_marked_for_119(understanding, text):
+    got = understanding(text)
+    assert got.medical and got.crisis
+
+
+def test_classify_prints_rules_model_check_and_language(make_app):
+    app = make_app()
+    result = app.test_cli_runner().invoke(args=["classify", "家に来るって言われて怖い"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["danger"] is True and out["crisis"] is False and out["language"] == "ja"
+    assert "danger_sure" in out["matched"] and out["by"]["danger"] == "rule:danger_sure"
+    assert set(out["model"]) == {"topic", "want", "audience", "crisis", "danger"}
+    assert 0 <= out["model"]["danger"]["score"] <= 1
+    maybe = json.loads(app.test_cli_runner().invoke(args=["classify", "もう限界"]).output)
+    assert maybe["crisis"] is False and maybe["check"] == "crisis"
+
+
+def test_classify_reads_a_file_one_message_a_line(make_app, tmp_path):
+    app = make_app()
+    messages = ["死にたい", "I want to die", "悪口を書かれた", "", "ODした"] * 40
+    path = tmp_path / "messages.txt"
+    path.write_text("\n".join(messages) + "\n", encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["classify", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows) == len(messages)
+    assert rows[0]["crisis"] and rows[1]["language"] == "en" and rows[2]["topic"] == "defamation"
+    stdin = app.test_cli_runner().invoke(args=["classify", "--file", "-"], input="殺すぞ\n")
+    assert json.loads(stdin.output)["danger"] is True
+
+
+def test_classify_needs_text_or_a_file(make_app):
+    result = make_app().test_cli_runner().invoke(args=["classify"])
+    assert result.exit_code == 2 and "TEXT or --file" in result.output
