@@ -11,7 +11,7 @@ from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
 from .engine.classify import Classifier, read_rules
 from .staff import StaffDesk, read_staff
-from .vocabulary import check_vocabulary
+from .vocabulary import check_contact_conditions, check_vocabulary
 from .yamlsrc import ContentError
 
 
@@ -41,6 +41,7 @@ def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[Conte
     staff, staff_errors = read_staff(Path(config["STAFF_FILE"]))
     errors += contact_errors + rule_errors + staff_errors + _contact_refs(flows, directory)
     errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]
+    errors += check_contact_conditions(directory.all)
     if errors:
         return None, errors
     classifier = Classifier(rules)

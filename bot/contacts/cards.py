@@ -5,16 +5,28 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from ..engine.types import ContactCard, Inbound, Message, Text
-from . import Contact, Directory
+from . import Contact, Directory, offered_beyond_audience
 
 SPEC_KEYS = {"match", "alert", "all", "ids", "limit", "fallback", "open_only"}
 DEFAULT_LIMIT = 4
+# The full list, by whom each window is for; a window goes in the first group it belongs to.
+GROUPS = (("tokyo", "【東京都にお住まいの方】"), ("foreigner", "【外国語で相談したい方】"),
+          ("woman", "【女性の方】"), ("child", "【子どもと保護者の方】"), (None, "【どなたでも】"))
+GROUP_ORDER = (None, "child", "woman", "foreigner", "tokyo")
+FOR_WHOM = {"child": "子どもと、子どものことで悩む大人のための窓口です。",
+            "woman": "女性のための窓口です。", "foreigner": "外国語で相談できる窓口です。",
+            "tokyo": "東京都の窓口です。"}
+MARK = {True: "受付中", False: "時間外", None: "時間は要確認"}
 
 
-def card(directory: Directory, contact: Contact, at: datetime) -> ContactCard:
-    """One window as a card, with its status at `at`."""
+def card(directory: Directory, contact: Contact, at: datetime,
+         answers: Mapping[str, Any] | None = None) -> ContactCard:
+    """One window as a card, with its status at `at`; says whom it is for when the person
+    has not said they belong to that group."""
     status = directory.status(contact, at)
     lines = [contact.summary]
+    if answers is not None and offered_beyond_audience(contact, answers):
+        lines += [FOR_WHOM[a] for a in contact.audience if a in FOR_WHOM]
     lines += [f"☎ {p.describe()}" for p in contact.phones]
     lines.append(status.describe(at))
     if contact.hours.note and not contact.hours.unknown:
@@ -23,15 +35,27 @@ def card(directory: Directory, contact: Contact, at: datetime) -> ContactCard:
                        contact.url, status.open_now)
 
 
-def listing(directory: Directory, at: datetime) -> Text:
-    """Every enabled window in one compact list."""
-    rows = []
-    for c in directory.ordered(directory.enabled, at):
-        status = directory.status(c, at)
-        reach = " / ".join(p.number for p in c.phones) or (c.url or "")
-        mark = {True: "受付中", False: "時間外", None: "時間は要確認"}[status.open_now]
-        rows.append(f"・{c.name}（{mark}）\n　{reach}")
-    return Text("\n".join(rows))
+def group_of(contact: Contact) -> str | None:
+    """Whom a window is for, in the full list: one group, or None for everyone."""
+    return next((g for g, _ in GROUPS if g in contact.audience), None)
+
+
+def row(directory: Directory, contact: Contact, at: datetime) -> str:
+    """One line of the full list: name, open or not, each number with its cost, or the page."""
+    status = directory.status(contact, at)
+    reach = [f"　☎ {p.describe()}" for p in contact.phones] or [f"　{contact.url or ''}"]
+    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach])
+
+
+def listing(directory: Directory, at: datetime) -> list[Text]:
+    """Every enabled window, grouped by whom it is for; in each group, open ones first."""
+    heads = dict(GROUPS)
+    out = []
+    for group in GROUP_ORDER:
+        members = [c for c in directory.ordered(directory.enabled, at) if group_of(c) == group]
+        if members:
+            out.append(Text("\n".join([heads[group]] + [row(directory, c, at) for c in members])))
+    return out
 
 
 def renderer(directory: Directory):
@@ -40,15 +64,16 @@ def renderer(directory: Directory):
     def render(spec: Mapping[str, Any], answers: Mapping[str, Any], inbound: Inbound) -> list[Message]:
         at = inbound.at
         if spec.get("all"):
-            return [listing(directory, at)]
+            return list(listing(directory, at))
         if spec.get("alert"):
             found = directory.alerts(spec["alert"], answers, at)
         elif spec.get("ids"):
-            found = directory.ordered([c for c in map(directory.get, spec["ids"]) if c], at)
+            found = directory.ordered([c for c in map(directory.get, spec["ids"]) if c], at, answers)
         else:  # when no best match is open, open windows for the same topic come first
             found = directory.match_open_first(answers, at, int(spec.get("fallback", 2)))
         if spec.get("open_only"):
             found = [c for c in found if c.hours.is_open(at)]
-        return [card(directory, c, at) for c in found[:int(spec.get("limit", DEFAULT_LIMIT))]]
+        return [card(directory, c, at, answers)
+                for c in found[:int(spec.get("limit", DEFAULT_LIMIT))]]
 
     return render
