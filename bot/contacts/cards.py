@@ -17,6 +17,8 @@ FOR_WHOM = {"child": "子どもと、子どものことで悩む大人のため�
             "woman": "女性のための窓口です。", "foreigner": "外国語で相談できる窓口です。",
             "tokyo": "東京都の窓口です。"}
 MARK = {True: "受付中", False: "時間外", None: "時間は要確認"}
+FOR_VICTIMS = "犯罪の被害にあった方のための窓口です"
+REPORTERS = {"self": "ご本人", "friend": "友人", "guardian": "保護者", "school": "学校"}
 
 
 def card(directory: Directory, contact: Contact, at: datetime,
@@ -41,10 +43,23 @@ def group_of(contact: Contact) -> str | None:
 
 
 def row(directory: Directory, contact: Contact, at: datetime) -> str:
-    """One line of the full list: name, open or not, each number with its cost, or the page."""
+    """One entry of the full list: name, open or not, each number with its cost (or the page),
+    and who may use it when that is limited."""
     status = directory.status(contact, at)
     reach = [f"　☎ {p.describe()}" for p in contact.phones] or [f"　{contact.url or ''}"]
-    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach])
+    limits = [f"　{FOR_VICTIMS}"] if "crime_victim" in contact.audience else []
+    if contact.reporters:
+        limits.append("　" + who_may_report(contact.reporters))
+    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach, *limits])
+
+
+def who_may_report(reporters: tuple[str, ...]) -> str:
+    """'ご本人から受け付けます（子どもの場合は保護者・学校からも）'."""
+    anyone = "・".join(REPORTERS[r] for r in ("self", "friend") if r in reporters)
+    for_child = "・".join(REPORTERS[r] for r in ("guardian", "school") if r in reporters)
+    if not anyone:
+        return f"{for_child}から受け付けます（子どもの場合）"
+    return f"{anyone}から受け付けます" + (f"（子どもの場合は{for_child}からも）" if for_child else "")
 
 
 def listing(directory: Directory, at: datetime) -> list[Text]:

@@ -152,3 +152,20 @@ def test_sources_point_at_the_page_that_says_so(directory):
     assert directory.get("moj_children").source.startswith("https://www.moj.go.jp/JINKEN/")
     assert directory.get("police_110").source != directory.get("police_9110").source
     assert directory.get("emergency_119").source and directory.get("emergency_119").verified_on
+
+
+# -- the list of every window ----------------------------------------------------
+
+def test_the_full_list_has_every_window_once_under_whom_it_is_for(directory):
+    from bot.contacts.cards import listing
+
+    groups = [t.text for t in listing(directory, NIGHT)]
+    assert [g.splitlines()[0] for g in groups] == [
+        "【どなたでも】", "【子どもと保護者の方】", "【女性の方】", "【外国語で相談したい方】", "【東京都にお住まいの方】"]
+    names = [line[1:line.rindex("（")] for g in groups for line in g.splitlines() if line.startswith("・")]
+    assert sorted(names) == sorted(c.name for c in directory.enabled)
+    tokyo = groups[-1]
+    assert "犯罪被害者ホットライン" in tokyo and "犯罪被害者ホットライン" not in groups[0]
+    for c in directory.enabled:  # every number keeps what the call costs
+        for p in c.phones:
+            assert p.describe() in "\n".join(groups), p.number
