@@ -19,6 +19,7 @@ from ..clock import JST
 from ..desk import StaffReplyError
 from ..store import Handoff, Line
 from . import auth
+from .labels import action_label, detail_label
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 csrf = CSRFProtect()
@@ -214,5 +215,7 @@ def audit_log() -> str:
     rows = _services().store.handoffs.audit_log()[-300:][::-1]
     return render_template("console/audit.html", rows=[
         {"at": datetime.fromtimestamp(r.at, JST).strftime("%Y-%m-%d %H:%M:%S"), "operator": r.operator or "-",
-         "action": r.action, "person": person(r.conv_key) if r.conv_key and not r.conv_key.startswith("deleted:")
-         else (r.conv_key or "-"), "handoff": r.handoff_id or "-", "detail": r.detail or ""} for r in rows])
+         "action": action_label(r.action),
+         "person": person(r.conv_key) if r.conv_key and not r.conv_key.startswith("deleted:")
+         else (r.conv_key or "-"), "handoff": r.handoff_id or "-",
+         "detail": detail_label(r.action, r.detail)} for r in rows])

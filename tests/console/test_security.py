@@ -105,7 +105,7 @@ def test_the_audit_log_records_who_did_what_without_text(bot, person):
                      ("alice", "replied"), ("alice", "noted"), ("alice", "returned")]:
         assert expected in actions
     html = alice.get("/console/audit").get_data(as_text=True)
-    assert "claimed" in html and "秘密" not in html
+    assert "対応開始" in html and "秘密" not in html
 
 
 def test_operators_see_no_line_id_or_display_name_by_default(bot, person):
