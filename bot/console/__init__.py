@@ -62,17 +62,22 @@ def person(key: str) -> str:
 
 
 def answer_labels(answers: dict[str, Any]) -> dict[str, str]:
-    """The interview's answers in the words of the buttons that gave them."""
+    """The interview's answers in the words of the buttons that gave them.
+
+    An answer takes the label of a button in the question that asks for it (18歳未満
+    for `child`), not of the first button anywhere that happens to set it.
+    """
     engine = _services().engine
-    labels: dict[str, str] = {}
     if engine is None:
         return {k: str(v) for k, v in answers.items()}
+    labels: dict[str, str] = {}
+    fallback: dict[str, str] = {}
     for state in engine.spec.states.values():
         for button in state.buttons:
             for key, value in button.set.items():
-                if answers.get(key) == value and key not in labels:
-                    labels[key] = button.label
-    return {k: labels.get(k, str(v)) for k, v in answers.items()}
+                if answers.get(key) == value:
+                    (labels if state.asks == key else fallback).setdefault(key, button.label)
+    return {k: labels.get(k) or fallback.get(k) or str(v) for k, v in answers.items()}
 
 
 def _row(h: Handoff) -> dict[str, Any]:
