@@ -6,7 +6,6 @@ from pathlib import Path
 
 from bot.console.labels import ACTIONS, action_label, detail_label
 
-from .conftest import claimed, post
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 
@@ -37,18 +36,3 @@ def test_details_are_translated_and_unknown_ones_kept():
     assert detail_label("noted", None) == ""
     assert action_label("something_new") == "something_new"
 
-
-def test_the_audit_page_shows_japanese_actions_and_details(bot, person):
-    person.asks_for_staff()
-    alice, page = claimed(bot)
-    post(alice, f"{page}/reply", page, text="返信です")
-    post(alice, f"{page}/note", page, text="メモです")
-    post(alice, f"{page}/returned", page)
-    html = alice.get("/console/audit").get_data(as_text=True)
-    cells = re.findall(r"<td>([^<]*)</td>", html)
-    for label in ("ログイン", "閲覧", "対応開始", "返信", "メモ", "ボットに戻した", "スタッフへの取り次ぎ依頼",
-                  "優先度: 通常"):
-        assert label in cells, label
-    for english in ("logged_in", "viewed", "claimed", "replied", "noted", "returned", "requested",
-                    "priority 0"):
-        assert english not in cells, english

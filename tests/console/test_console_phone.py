@@ -2,24 +2,11 @@
 from __future__ import annotations
 
 import os
-import threading
-
-import pytest
-from werkzeug.serving import make_server
 
 from .conftest import PASSWORDS, STAFF_HOURS, Person, claimed, post
 
 PHONE = {"width": 390, "height": 844}
 LONG_URL = "https://example.com/" + "very-long-path-segment-" * 12 + "?q=" + "x" * 80
-
-
-@pytest.fixture
-def console_url(bot):
-    bot.extensions["bot"].start()
-    server = make_server("127.0.0.1", 0, bot, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def page_width(page) -> int:
