@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
-from .contacts import Directory, load_directory
+from .contacts import ALERTS, Directory, load_directory
 from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
 from .engine.classify import Classifier, read_rules
@@ -73,6 +73,10 @@ def _contact_refs(flows: Mapping[str, Any], directory: Directory) -> list[Conten
             for key in set(item.contacts) - SPEC_KEYS:
                 errors.append(ContentError(spec.file, item.line, f"{where}: unknown key {key!r} in "
                                            f"contacts; allowed: {', '.join(sorted(SPEC_KEYS))}"))
+            kind = item.contacts.get("alert")
+            if kind is not None and kind not in ALERTS:
+                errors.append(ContentError(spec.file, item.line, f"{where}: unknown alert {kind!r}; "
+                                           f"alerts are: {', '.join(ALERTS)}"))
             for cid in item.contacts.get("ids") or []:
                 if cid not in known:
                     errors.append(ContentError(spec.file, item.line, f"{where}: window {cid!r} is not "

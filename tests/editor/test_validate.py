@@ -58,6 +58,8 @@ CASES = {
                   "phone number '0570-0031-10-9' is in an unknown format"),
     "no source": ("contacts.yaml", "    source: https://soudanplus.jp/\n    verified_on: 2026-11-01\n\n  - id: dv_navi",
                   "\n  - id: dv_navi", "  - id: dv_plus", "contact 'dv_plus' is enabled but has no 'source'"),
+    "unknown alert kind": (FLOW, "{contacts: {alert: danger, limit: 2}}", "{contacts: {alert: medic, limit: 2}}",
+                           "alert: medic", "unknown alert 'medic'; alerts are: danger, crisis, medical"),
     "unknown answer in a window's condition": (
         "contacts.yaml", "first_when: {partner: true}\n    alerts: [danger]",
         "first_when: {partnr: true}\n    alerts: [danger]", "first_when: {partnr",
