@@ -21,13 +21,13 @@ def ask_for_staff_after(person, *labels: str) -> None:
 
 
 def test_a_parent_of_an_adult_is_summarised_as_such(bot, person):
-    ask_for_staff_after(person, "子どものこと（保護者）", "18歳以上", "つきまとわれている", "はい")
+    ask_for_staff_after(person, "子どものこと（保護者）", "18歳以上", "つきまとわれている", "交際相手・配偶者（元も）")
     handoff = bot.extensions["bot"].store.handoffs.queue()[0]
     text = summary(login(bot, "alice"), handoff.id)
     assert "だれのこと: 子どものこと（保護者）" in text
     assert "年齢: 18歳以上" in text
     assert "内容: つきまとわれている" in text
-    assert "相手が交際相手・配偶者（元を含む）: はい" in text
+    assert "相手: 交際相手・配偶者（元も）" in text
     assert "18歳未満:" not in text
 
 

@@ -118,7 +118,7 @@ def test_guardian_of_a_child_gets_childrens_windows(engine):
 
 def test_advice_comes_before_windows_and_fits_the_case(engine):
     out = engine.handle(None, Inbound("follow", WEEKDAY))
-    for label in ("自分のこと", "18歳以上", TOPIC_LABELS["stalking"], "いいえ", WANT_LABELS["identify"]):
+    for label in ("自分のこと", "18歳以上", TOPIC_LABELS["stalking"], "ほかの人", WANT_LABELS["identify"]):
         out = tap(engine, out, label, WEEKDAY)
     texts = "\n".join(out.reply.texts())
     assert "返信せず" in texts and "スクリーンショット" in texts and "URL" in texts
@@ -150,7 +150,7 @@ def test_words_that_answer_another_question_are_kept_and_this_one_asked_again(en
     out = tap(engine, tap(engine, out, "自分のこと", WEEKDAY), "18歳以上", WEEKDAY)
     assert out.conv.state == "partner"
     assert out.reply.texts()[0].startswith("「つきまとわれている」として進めます")
-    out = tap(engine, out, "いいえ", WEEKDAY)
+    out = tap(engine, out, "ほかの人", WEEKDAY)
     assert out.conv.state == "want"
 
 
