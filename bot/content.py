@@ -6,12 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
 
-from .contacts import Directory, load_directory
+from .contacts import ALERTS, Directory, load_directory
 from .contacts.cards import SPEC_KEYS, renderer
 from .engine import Engine, check_flows
 from .nlu import Understanding, load_understanding
 from .staff import StaffDesk, read_staff
-from .vocabulary import check_vocabulary
+from .vocabulary import check_contact_conditions, check_vocabulary
 from .yamlsrc import ContentError
 
 
@@ -46,6 +46,7 @@ def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[Conte
     staff, staff_errors = read_staff(Path(config["STAFF_FILE"]))
     errors += contact_errors + nlu_problems + staff_errors + _contact_refs(flows, directory)
     errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]
+    errors += check_contact_conditions(directory.all)
     if any(not e.warning for e in errors) or understanding is None:
         return None, errors
     engine = Engine(flows, config["ENTRY_FLOW"],
@@ -76,6 +77,10 @@ def _contact_refs(flows: Mapping[str, Any], directory: Directory) -> list[Conten
             for key in set(item.contacts) - SPEC_KEYS:
                 errors.append(ContentError(spec.file, item.line, f"{where}: unknown key {key!r} in "
                                            f"contacts; allowed: {', '.join(sorted(SPEC_KEYS))}"))
+            kind = item.contacts.get("alert")
+            if kind is not None and kind not in ALERTS:
+                errors.append(ContentError(spec.file, item.line, f"{where}: unknown alert {kind!r}; "
+                                           f"alerts are: {', '.join(ALERTS)}"))
             for cid in item.contacts.get("ids") or []:
                 if cid not in known:
                     errors.append(ContentError(spec.file, item.line, f"{where}: window {cid!r} is not "

@@ -18,8 +18,8 @@ from .yamlsrc import ContentError
 
 STORY_KEYS = {"story", "at", "steps"}
 STEP_KEYS = {"follow", "say", "tap", "at", "expect"}
-EXPECT_KEYS = {"contains", "not_contains", "first", "state", "windows", "no_windows", "open",
-               "buttons"}
+EXPECT_KEYS = {"contains", "not_contains", "first", "state", "windows", "no_windows", "order",
+               "open", "buttons"}
 
 
 @dataclass
@@ -136,6 +136,9 @@ def check_reply(expect: dict[str, Any], outcome: Outcome) -> list[str]:
     unwanted = [w for w in _as_list(expect.get("no_windows", [])) if w in cards]
     if unwanted:
         problems.append(f"windows {unwanted} not listed")
+    order = _as_list(expect.get("order", []))
+    if order and list(cards)[:len(order)] != order:
+        problems.append(f"the first windows listed to be {order}; listed were {list(cards)}")
     for wid, is_open in (expect.get("open") or {}).items():
         if wid not in cards:
             problems.append(f"window {wid!r} listed with open_now {is_open}; it was not listed")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from .contacts.model import ROLES, TOPICS, WANTS
+from .contacts.model import ROLES, TOPICS, WANTS, WHEN_KEYS, Contact
 from .engine.conditions import SPECIAL
 from .engine.flows import FlowSpec
 from .yamlsrc import ContentError
@@ -11,6 +11,7 @@ from .yamlsrc import ContentError
 ANSWERS: dict[str, tuple[Any, ...]] = {
     "topic": TOPICS, "want": WANTS, "audience": ROLES,
     "child": (True, False, "unknown"), "woman": (True, False), "foreigner": (True, False),
+    "partner": (True, False, "unknown"),
 }
 
 
@@ -26,17 +27,32 @@ def _pairs(cond: Any) -> Iterator[tuple[str, Any]]:
                 yield key, v
 
 
-def check_vocabulary(spec: FlowSpec) -> list[ContentError]:
-    """Answers set or tested in a flow must be known keys with allowed values."""
-    errors = []
-
+def _checker(file: str, errors: list[ContentError]):
     def check(line: int, key: str, value: Any, where: str) -> None:
         if key not in ANSWERS:
-            errors.append(ContentError(spec.file, line, f"{where} uses the answer {key!r}, which is "
+            errors.append(ContentError(file, line, f"{where} uses the answer {key!r}, which is "
                                        f"not defined; answers are: {', '.join(ANSWERS)}"))
         elif value is not None and value not in ANSWERS[key]:
-            errors.append(ContentError(spec.file, line, f"{where}: {key} {value!r} is not defined; "
+            errors.append(ContentError(file, line, f"{where}: {key} {value!r} is not defined; "
                                        f"allowed: {', '.join(map(str, ANSWERS[key]))}"))
+    return check
+
+
+def check_contact_conditions(contacts: list[Contact], file: str = "contacts.yaml") -> list[ContentError]:
+    """Conditions in contacts.yaml (first_when, ...) must test known answers and values."""
+    errors: list[ContentError] = []
+    check = _checker(file, errors)
+    for c in contacts:
+        for name in WHEN_KEYS:
+            for key, value in _pairs(getattr(c, name)):
+                check(c.when_lines.get(name, c.line), key, value, f"contact {c.id!r} {name}")
+    return errors
+
+
+def check_vocabulary(spec: FlowSpec) -> list[ContentError]:
+    """Answers set or tested in a flow must be known keys with allowed values."""
+    errors: list[ContentError] = []
+    check = _checker(spec.file, errors)
 
     for state in spec.states.values():
         if state.asks is not None:

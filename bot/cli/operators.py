@@ -6,16 +6,24 @@ from flask import current_app
 from flask.cli import with_appcontext
 from werkzeug.security import generate_password_hash
 
+MIN_PASSWORD = 12
+
+
+def long_enough(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a short password as soon as it is typed, before asking for it again."""
+    if value is not None and len(value) < MIN_PASSWORD:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD} characters")
+    return value
+
 
 @click.command("create-operator")
 @click.argument("name")
 @click.password_option("--password", prompt="Password", confirmation_prompt=True,
-                       help="Asked for when not given; at least 12 characters.")
+                       callback=long_enough,
+                       help=f"Asked for when not given; at least {MIN_PASSWORD} characters.")
 @with_appcontext
 def create_operator_command(name: str, password: str) -> None:
     """Create an operator account for the console (or set a new password)."""
-    if len(password) < 12:
-        raise click.BadParameter("use at least 12 characters", param_hint="password")
     operators = current_app.extensions["bot"].store.operators
     hashed = generate_password_hash(password)  # werkzeug's current default: scrypt
     if operators.create(name, hashed):

@@ -19,6 +19,7 @@ from ..clock import JST
 from ..desk import StaffReplyError
 from ..store import Handoff, Line
 from . import auth
+from .labels import action_label, detail_label
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
 csrf = CSRFProtect()
@@ -61,17 +62,22 @@ def person(key: str) -> str:
 
 
 def answer_labels(answers: dict[str, Any]) -> dict[str, str]:
-    """The interview's answers in the words of the buttons that gave them."""
+    """The interview's answers in the words of the buttons that gave them.
+
+    An answer takes the label of a button in the question that asks for it (18歳未満
+    for `child`), not of the first button anywhere that happens to set it.
+    """
     engine = _services().engine
-    labels: dict[str, str] = {}
     if engine is None:
         return {k: str(v) for k, v in answers.items()}
+    labels: dict[str, str] = {}
+    fallback: dict[str, str] = {}
     for state in engine.spec.states.values():
         for button in state.buttons:
             for key, value in button.set.items():
-                if answers.get(key) == value and key not in labels:
-                    labels[key] = button.label
-    return {k: labels.get(k, str(v)) for k, v in answers.items()}
+                if answers.get(key) == value:
+                    (labels if state.asks == key else fallback).setdefault(key, button.label)
+    return {k: labels.get(k) or fallback.get(k) or str(v) for k, v in answers.items()}
 
 
 def _row(h: Handoff) -> dict[str, Any]:
@@ -214,5 +220,7 @@ def audit_log() -> str:
     rows = _services().store.handoffs.audit_log()[-300:][::-1]
     return render_template("console/audit.html", rows=[
         {"at": datetime.fromtimestamp(r.at, JST).strftime("%Y-%m-%d %H:%M:%S"), "operator": r.operator or "-",
-         "action": r.action, "person": person(r.conv_key) if r.conv_key and not r.conv_key.startswith("deleted:")
-         else (r.conv_key or "-"), "handoff": r.handoff_id or "-", "detail": r.detail or ""} for r in rows])
+         "action": action_label(r.action),
+         "person": person(r.conv_key) if r.conv_key and not r.conv_key.startswith("deleted:")
+         else (r.conv_key or "-"), "handoff": r.handoff_id or "-",
+         "detail": detail_label(r.action, r.detail)} for r in rows])

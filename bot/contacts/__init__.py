@@ -6,8 +6,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..yamlsrc import ContentError
 from ..clock import describe_when
+from ..engine.conditions import holds
+from ..yamlsrc import ContentError
 from .hours import JST, describe_day
 from .model import ALERTS, FLAGS, TOPICS, WANTS, Contact, read_contacts
 
@@ -55,7 +56,8 @@ class Directory:
 
     def match(self, answers: Mapping[str, Any], at: datetime) -> list[Contact]:
         """The windows that fit the case: open ones first, then the ones made for this case."""
-        return self.ordered([c for c in self.enabled if serves(c, answers)], at, specific=True)
+        found = [c for c in self.enabled if serves(c, answers)]
+        return self.ordered(found, at, answers, specific=True)
 
     def match_open_first(self, answers: Mapping[str, Any], at: datetime,
                          fallback: int = 2) -> list[Contact]:
@@ -69,36 +71,80 @@ class Directory:
 
     def alerts(self, kind: str, answers: Mapping[str, Any], at: datetime,
                open_first: bool = True) -> list[Contact]:
-        """The windows for danger or crisis that fit this person."""
-        found = [c for c in self.enabled if kind in c.alerts and fits_audience(c, answers)]
-        return self.ordered(found, at) if open_first else found
+        """The windows for danger, crisis or a medical emergency that fit this person.
 
-    def ordered(self, contacts: list[Contact], at: datetime, specific: bool = False) -> list[Contact]:
-        """Open now first, then unknown hours, then closed; within each, windows that name
-        the topic and want (when `specific`) before general ones, then file order."""
-        rank = {True: 0, None: 1, False: 2}
+        Emergency numbers come first, then the lines open now (24-hour lines first).
+        A danger alert lists only what can be reached now: never a closed window.
+        """
+        found = [c for c in self.enabled if kind in c.alerts and fits_audience(c, answers)
+                 and holds(c.alert_when, answers)]
+        if kind == "danger":
+            found = [c for c in found if c.hours.is_open(at)]
+        if not open_first:
+            return found
+        return sorted(found, key=lambda c: (not c.emergency, OPEN_RANK[c.hours.is_open(at)],
+                                            not c.line_24h, lead(c, answers), self._order[c.id]))
+
+    def ordered(self, contacts: list[Contact], at: datetime, answers: Mapping[str, Any] | None = None,
+                specific: bool = False) -> list[Contact]:
+        """Emergency numbers first; then open now, unknown hours, closed; within each, the
+        windows made to lead this case (`first_when`), then those naming the topic and want
+        (when `specific`) before general ones, then file order."""
+        answers = answers or {}
 
         def general(c: Contact) -> int:
             return ("any" in c.topics) + ("any" in c.wants) if specific else 0
 
-        return sorted(contacts, key=lambda c: (rank[c.hours.is_open(at)], general(c),
-                                               self._order[c.id]))
+        return sorted(contacts, key=lambda c: (not c.emergency, OPEN_RANK[c.hours.is_open(at)],
+                                               lead(c, answers), general(c), self._order[c.id]))
+
+
+OPEN_RANK = {True: 0, None: 1, False: 2}
+
+
+def lead(contact: Contact, answers: Mapping[str, Any]) -> int:
+    """0 for a window that leads this case, 2 for one made for another case, else 1."""
+    if contact.match_when is not None and holds(contact.match_when, answers):
+        return 0
+    if contact.first_when is not None:
+        return 0 if holds(contact.first_when, answers) else 2
+    return 2 if offered_beyond_audience(contact, answers) else 1
+
+
+def shown_flags(answers: Mapping[str, Any]) -> set[str]:
+    """The groups the case shows the person belongs to (child, woman, ...)."""
+    return {flag for flag in FLAGS if answers.get(flag) is True}
+
+
+def offered_beyond_audience(contact: Contact, answers: Mapping[str, Any]) -> bool:
+    """A window for a group the person has not said they belong to, offered because of `offer_when`."""
+    return not (set(contact.audience) & RESTRICTING) <= shown_flags(answers)
 
 
 def fits_audience(contact: Contact, answers: Mapping[str, Any]) -> bool:
-    """A window for children, women, foreigners or one city fits only when the case shows it."""
-    shown = {flag for flag in FLAGS if answers.get(flag) is True}
-    return (set(contact.audience) & RESTRICTING) <= shown
+    """A window for children, women, foreigners or one city fits only when the case shows it,
+    or when its `offer_when` holds (it is then offered, saying whom it is for)."""
+    if (set(contact.audience) & RESTRICTING) <= shown_flags(answers):
+        return True
+    return contact.offer_when is not None and holds(contact.offer_when, answers)
 
 
 def serves(contact: Contact, answers: Mapping[str, Any]) -> bool:
-    """Does this window handle this topic and want (either unknown: any), for this person?"""
+    """Does this window handle this topic and want (either unknown: any), for this person?
+
+    `match_when` matches it whatever its topics and wants say (threats always get the
+    police). A window with no topics (119) is shown only in alerts and the full list.
+    """
     topic, want, role = answers.get("topic"), answers.get("want"), answers.get("audience")
+    if contact.reporters and role and role not in contact.reporters:
+        return False
+    if contact.match_when is not None and holds(contact.match_when, answers):
+        return fits_audience(contact, answers)
+    if not contact.topics or not contact.wants:
+        return False
     if topic is not None and "any" not in contact.topics and topic not in contact.topics:
         return False
     if want is not None and "any" not in contact.wants and want not in contact.wants:
-        return False
-    if contact.reporters and role and role not in contact.reporters:
         return False
     return fits_audience(contact, answers)
 

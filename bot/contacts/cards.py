@@ -6,16 +6,30 @@ from typing import Any, Mapping
 
 from ..clock import JST, fmt_minute
 from ..engine.types import ContactCard, Inbound, Message, Text
-from . import Contact, Directory
+from . import Contact, Directory, offered_beyond_audience
 
 SPEC_KEYS = {"match", "alert", "all", "ids", "limit", "fallback", "open_only", "english", "audience"}
 DEFAULT_LIMIT = 4
+# The full list, by whom each window is for; a window goes in the first group it belongs to.
+GROUPS = (("tokyo", "【東京都にお住まいの方】"), ("foreigner", "【外国語で相談したい方】"),
+          ("woman", "【女性の方】"), ("child", "【子どもと保護者の方】"), (None, "【どなたでも】"))
+GROUP_ORDER = (None, "child", "woman", "foreigner", "tokyo")
+FOR_WHOM = {"child": "子どもと、子どものことで悩む大人のための窓口です。",
+            "woman": "女性のための窓口です。", "foreigner": "外国語で相談できる窓口です。",
+            "tokyo": "東京都の窓口です。"}
+MARK = {True: "受付中", False: "時間外", None: "時間は要確認"}
+FOR_VICTIMS = "犯罪の被害にあった方のための窓口です"
+REPORTERS = {"self": "ご本人", "friend": "友人", "guardian": "保護者", "school": "学校"}
 
 
-def card(directory: Directory, contact: Contact, at: datetime) -> ContactCard:
-    """One window as a card, with its status at `at`."""
+def card(directory: Directory, contact: Contact, at: datetime,
+         answers: Mapping[str, Any] | None = None) -> ContactCard:
+    """One window as a card, with its status at `at`; says whom it is for when the person
+    has not said they belong to that group."""
     status = directory.status(contact, at)
     lines = [contact.summary]
+    if answers is not None and offered_beyond_audience(contact, answers):
+        lines += [FOR_WHOM[a] for a in contact.audience if a in FOR_WHOM]
     lines += [f"☎ {p.describe()}" for p in contact.phones]
     lines.append(status.describe(at))
     if contact.hours.note and not contact.hours.unknown:
@@ -24,7 +38,8 @@ def card(directory: Directory, contact: Contact, at: datetime) -> ContactCard:
                        contact.url, status.open_now)
 
 
-TOLLS_EN = {"free": "free call", "navi": "Navi Dial: call charges apply",
+TOLLS_EN = {"free": "free call", "mostly_free": "free from most phones",
+            "navi": "Navi Dial: call charges apply; may not connect from IP or prepaid phones",
             "charged": "call charges apply"}
 DAYS_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -58,15 +73,40 @@ def english_status(contact: Contact, status, at: datetime) -> str:
            f"{fmt_minute(nxt.hour * 60 + nxt.minute)}"
 
 
-def listing(directory: Directory, at: datetime) -> Text:
-    """Every enabled window in one compact list."""
-    rows = []
-    for c in directory.ordered(directory.enabled, at):
-        status = directory.status(c, at)
-        reach = " / ".join(p.number for p in c.phones) or (c.url or "")
-        mark = {True: "受付中", False: "時間外", None: "時間は要確認"}[status.open_now]
-        rows.append(f"・{c.name}（{mark}）\n　{reach}")
-    return Text("\n".join(rows))
+def group_of(contact: Contact) -> str | None:
+    """Whom a window is for, in the full list: one group, or None for everyone."""
+    return next((g for g, _ in GROUPS if g in contact.audience), None)
+
+
+def row(directory: Directory, contact: Contact, at: datetime) -> str:
+    """One entry of the full list: name, open or not, each number with its cost (or the page),
+    and who may use it when that is limited."""
+    status = directory.status(contact, at)
+    reach = [f"　☎ {p.describe()}" for p in contact.phones] or [f"　{contact.url or ''}"]
+    limits = [f"　{FOR_VICTIMS}"] if "crime_victim" in contact.audience else []
+    if contact.reporters:
+        limits.append("　" + who_may_report(contact.reporters))
+    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach, *limits])
+
+
+def who_may_report(reporters: tuple[str, ...]) -> str:
+    """'ご本人から受け付けます（子どもの場合は保護者・学校からも）'."""
+    anyone = "・".join(REPORTERS[r] for r in ("self", "friend") if r in reporters)
+    for_child = "・".join(REPORTERS[r] for r in ("guardian", "school") if r in reporters)
+    if not anyone:
+        return f"{for_child}から受け付けます（子どもの場合）"
+    return f"{anyone}から受け付けます" + (f"（子どもの場合は{for_child}からも）" if for_child else "")
+
+
+def listing(directory: Directory, at: datetime) -> list[Text]:
+    """Every enabled window, grouped by whom it is for; in each group, open ones first."""
+    heads = dict(GROUPS)
+    out = []
+    for group in GROUP_ORDER:
+        members = [c for c in directory.ordered(directory.enabled, at) if group_of(c) == group]
+        if members:
+            out.append(Text("\n".join([heads[group]] + [row(directory, c, at) for c in members])))
+    return out
 
 
 def renderer(directory: Directory):
@@ -75,19 +115,25 @@ def renderer(directory: Directory):
     def render(spec: Mapping[str, Any], answers: Mapping[str, Any], inbound: Inbound) -> list[Message]:
         at = inbound.at
         if spec.get("all"):
-            return [listing(directory, at)]
-        if spec.get("alert"):
+            return list(listing(directory, at))
+        if spec.get("alert") and spec.get("audience"):  # an alert's windows for one audience
+            flag = spec["audience"]
+            found = [c for c in directory.alerts(spec["alert"], {**answers, flag: True}, at)
+                     if flag in c.audience]
+        elif spec.get("alert"):
             found = directory.alerts(spec["alert"], answers, at)
         elif spec.get("audience"):  # the windows made for one audience, such as foreigner
             found = directory.ordered([c for c in directory.enabled
                                        if spec["audience"] in c.audience], at)
         elif spec.get("ids"):
-            found = directory.ordered([c for c in map(directory.get, spec["ids"]) if c], at)
+            found = directory.ordered([c for c in map(directory.get, spec["ids"]) if c], at, answers)
         else:  # when no best match is open, open windows for the same topic come first
             found = directory.match_open_first(answers, at, int(spec.get("fallback", 2)))
         if spec.get("open_only"):
             found = [c for c in found if c.hours.is_open(at)]
-        draw = english_card if spec.get("english") else card
-        return [draw(directory, c, at) for c in found[:int(spec.get("limit", DEFAULT_LIMIT))]]
+        shown = found[:int(spec.get("limit", DEFAULT_LIMIT))]
+        if spec.get("english"):
+            return [english_card(directory, c, at) for c in shown]
+        return [card(directory, c, at, answers) for c in shown]
 
     return render

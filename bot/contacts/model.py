@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from .. import yamlsrc
+from ..engine import conditions
 from ..yamlsrc import ContentError
 from .hours import CLOSURES, DAY_GROUPS, DAYS, Hours, HoursError, parse_range
 
@@ -15,17 +16,22 @@ TOPICS = ("defamation", "privacy", "impersonation", "stalking", "threat", "sexua
           "account", "illegal_report", "bullying", "other")
 WANTS = ("delete", "identify", "damages", "police", "talk", "unsure")
 ROLES = ("self", "guardian", "school", "friend")
-FLAGS = ("child", "woman", "foreigner")
+FLAGS = ("child", "woman", "foreigner", "partner")
 AUDIENCES = ("everyone", "child", "woman", "foreigner", "crime_victim", "tokyo")
 CHANNELS = ("phone", "web_form", "line", "chat", "in_person", "mail")
-SERVICES = ("advice", "deletion", "police", "legal_aid", "listening", "report", "security")
-ALERTS = ("danger", "crisis")
-TOLLS = {"free": "通話無料", "navi": "ナビダイヤル・通話料がかかります", "charged": "通話料がかかります"}
+SERVICES = ("emergency", "advice", "deletion", "police", "legal_aid", "listening", "report",
+            "security")
+ALERTS = ("danger", "crisis", "medical")
+TOLLS = {"free": "通話無料", "mostly_free": "多くの回線から通話無料",
+         "navi": "ナビダイヤル・通話料がかかります", "charged": "通話料がかかります"}
+NAVI_REACH = "IP電話やプリペイド式の携帯電話からはつながらないことがあります"
+IP_REACH = "IP電話からはつながらないことがあります"
+WHEN_KEYS = ("match_when", "first_when", "alert_when", "offer_when")
 
 CONTACT_KEYS = {"id", "name", "operator", "enabled", "disabled_reason", "summary", "phones", "url",
                 "name_en", "summary_en",
                 "channels", "services", "audience", "reporters", "topics", "wants", "alerts",
-                "hours", "source", "verified_on"}
+                "hours", "source", "verified_on", *WHEN_KEYS}
 PHONE_KEYS = {"number", "toll", "ip_phone", "note"}
 HOURS_KEYS = set(DAY_GROUPS) | {"always", "closed", "dates", "note", "varies"}
 PHONE_FORMAT = re.compile(r"^(?:110|119|#\d{4}|0\d{1,4}-\d{1,6}(?:-\d{1,5})?)$")
@@ -41,10 +47,12 @@ class Phone:
     note: str | None = None
 
     def describe(self) -> str:
-        """'0570-003-110（ナビダイヤル・通話料がかかります。IP電話からはつながりません）'"""
+        """'0570-003-110（ナビダイヤル・通話料がかかります。IP電話や…つながらないことがあります）'"""
         parts = [TOLLS[self.toll]]
-        if not self.ip_phone:
-            parts.append("IP電話からはつながらないことがあります")
+        if self.toll == "navi":  # hotlines.md: many 0570 numbers refuse IP phones and prepaid mobiles
+            parts.append(NAVI_REACH)
+        elif not self.ip_phone:
+            parts.append(IP_REACH)
         if self.note:
             parts.append(self.note)
         return f"{self.number}（{'。'.join(parts)}）"
@@ -73,8 +81,24 @@ class Contact:
     enabled: bool = True
     disabled_reason: str | None = None
     line: int = 0
+    match_when: dict | None = None   # matched (and listed first) whatever topics and wants say
+    first_when: dict | None = None   # listed before the others when it holds, after them when not
+    alert_when: dict | None = None   # an alert lists it only when this holds
+    offer_when: dict | None = None   # offered beyond its audience (women, ...) when this holds
+    when_lines: dict[str, int] = field(default_factory=dict)
+
     name_en: str | None = None      # for people who write in English
     summary_en: str | None = None
+
+    @property
+    def emergency(self) -> bool:
+        """110 and 119: listed before every other window."""
+        return "emergency" in self.services
+
+    @property
+    def line_24h(self) -> bool:
+        """A phone line answered around the clock (not merely a form that is always open)."""
+        return self.hours.always and bool(self.phones)
 
 
 class ContactsReader(yamlsrc.Checker):
@@ -117,6 +141,13 @@ class ContactsReader(yamlsrc.Checker):
         return Hours(weekly=weekly, closed_holidays="holidays" in closed,
                      closed_year_end="year_end" in closed, dates=dates, note=node.get("note"))
 
+    def when(self, node: Any, line: int, what: str) -> dict | None:
+        if node is None:
+            return None
+        for problem in conditions.problems(node):
+            self.error(line, f"{what}: {problem}")
+        return dict(node) if isinstance(node, dict) else None
+
     def _ranges(self, value: Any, line: int) -> tuple:
         if value == "closed":
             return ()
@@ -142,6 +173,8 @@ class ContactsReader(yamlsrc.Checker):
             self.error(line, f"{number} is a 0120 number: its toll is 'free'")
         if number.startswith("0570") and toll != "navi":
             self.error(line, f"{number} is a 0570 ナビダイヤル number: its toll is 'navi'")
+        if toll == "navi" and not number.startswith("0570"):
+            self.error(line, f"{number} is not a 0570 number: only ナビダイヤル (0570) numbers are 'navi'")
         return Phone(number, toll, bool(node.get("ip_phone", True)), node.get("note"))
 
     def contact(self, node: Any, line: int) -> Contact | None:
@@ -183,7 +216,9 @@ class ContactsReader(yamlsrc.Checker):
             self.choice(node.get("alerts"), ln("alerts"), "alert", ALERTS),
             self.hours(node.get("hours"), ln("hours")), node.get("source"), verified,
             enabled, node.get("disabled_reason"), line,
-            node.get("name_en"), node.get("summary_en"))
+            *(self.when(node.get(k), ln(k), k) for k in WHEN_KEYS),
+            when_lines={k: ln(k) for k in WHEN_KEYS if k in node},
+            name_en=node.get("name_en"), summary_en=node.get("summary_en"))
 
 
 def read_contacts(path: Path, name: str = "contacts.yaml") -> tuple[list[Contact], list[ContentError]]:

@@ -17,10 +17,10 @@ FIELDS: dict[str, tuple[Any, ...]] = {
               "account", "illegal_report", "bullying", "other"),
     "want": ("delete", "identify", "damages", "police", "talk", "unsure"),
     "audience": ("self", "guardian", "school", "friend"),
-    "child": (True,), "woman": (True,), "foreigner": (True,),
+    "child": (True,), "woman": (True,), "foreigner": (True,), "partner": (True,),
     "danger": (True, POSSIBLE), "crisis": (True, POSSIBLE), "medical": (True,),
 }
-FLAG_FIELDS = ("child", "woman", "foreigner")
+FLAG_FIELDS = ("child", "woman", "foreigner", "partner")
 RULE_KEYS = {"id", "any", "all", "none", "set", "note"}
 SPELLING_KEYS = {"write", "read", "before", "note"}
 

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import datetime
 
 import pytest
 from werkzeug.security import generate_password_hash
+from werkzeug.serving import make_server
 
 from bot import config
 from bot.clock import JST
@@ -97,3 +99,13 @@ class Person:
 @pytest.fixture
 def person(bot, line_api):
     return Person(bot, line_api, STAFF_HOURS)
+
+
+@pytest.fixture
+def console_url(bot):
+    """The app served on a free port, with its workers running, for a real browser."""
+    bot.extensions["bot"].start()
+    server = make_server("127.0.0.1", 0, bot, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()

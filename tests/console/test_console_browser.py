@@ -2,25 +2,9 @@
 from __future__ import annotations
 
 import os
-import threading
-
-import pytest
-from werkzeug.serving import make_server
 
 from ..line_fake import PUSH, REPLY
 from .conftest import PASSWORDS, STAFF_HOURS, Person
-
-
-
-
-
-@pytest.fixture
-def console_url(bot):
-    bot.extensions["bot"].start()
-    server = make_server("127.0.0.1", 0, bot, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_person_reaches_a_human_and_back(bot, line_api, console_url, browser, tmp_path):

@@ -26,7 +26,7 @@ def test_every_enabled_contact_has_a_source_and_verified_date(contacts):
     assert len(enabled) >= 20
     for c in enabled:
         assert c.source and c.source.startswith("https://"), c.id
-        assert isinstance(c.verified_on, date) and c.verified_on <= date(2026, 11, 22), c.id
+        assert isinstance(c.verified_on, date) and c.verified_on <= date(2026, 11, 23), c.id
 
 
 def test_unverified_windows_are_kept_disabled_with_a_reason_and_never_offered(contacts):

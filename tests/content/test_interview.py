@@ -29,8 +29,9 @@ MUST_SHOW = {
     ("privacy", "delete"): {"sia_hotline", "moj_jinken110"},
     ("impersonation", "delete"): {"sia_hotline"},
     ("stalking", "police"): {"police_9110"},
-    ("stalking", "talk"): {"dv_plus", "yorisoi"},
+    ("stalking", "talk"): {"yorisoi", "moj_jinken110"},
     ("threat", "police"): {"police_110", "police_9110"},
+    ("threat", "delete"): {"police_110", "police_9110", "moj_jinken110", "moj_internet", "ihaho"},
     ("sexual_image", "delete"): {"safeline"},
     ("sexual_image", "police"): {"police_8103"},
     ("account", "unsure"): {"ipa_anshin", "ihaho"},
@@ -43,12 +44,14 @@ MUST_SHOW = {
 
 
 def walk(engine, topic: str, want: str, who: str = "自分のこと", age: str | None = "18歳以上",
-         when=WEEKDAY):
+         when=WEEKDAY, partner: str = "わからない"):
     out = engine.handle(None, Inbound("follow", when))
     out = tap(engine, out, who, when)
     if age:
         out = tap(engine, out, age, when)
     out = tap(engine, out, TOPIC_LABELS[topic], when)
+    if out.conv.state == "partner":
+        out = tap(engine, out, partner, when)
     out = tap(engine, out, WANT_LABELS[want], when)
     assert out.conv.state == "advice"
     return tap(engine, out, "合う相談窓口を見る", when)
@@ -81,7 +84,8 @@ def test_windows_show_number_toll_hours_and_status(engine):
     out = walk(engine, "defamation", "delete", when=at("2026-11-28T10:00"))
     jinken = next(c for c in cards(out) if c.contact_id == "moj_jinken110")
     text = jinken.as_text()
-    assert "0570-003-110（ナビダイヤル・通話料がかかります）" in text
+    assert ("0570-003-110（ナビダイヤル・通話料がかかります。"
+            "IP電話やプリペイド式の携帯電話からはつながらないことがあります）") in text
     assert "いまは受付時間外です。次は11月30日(月) 8:30からです" in text
     assert "https://www.moj.go.jp/JINKEN/jinken20.html" in text
 
@@ -105,7 +109,7 @@ def test_friend_is_told_who_may_report_and_not_sent_to_sia(engine):
 
 
 def test_guardian_of_a_child_gets_childrens_windows(engine):
-    out = walk(engine, "bullying", "talk", who="子どものこと（保護者）", age=None)
+    out = walk(engine, "bullying", "talk", who="子どものこと（保護者）", age="18歳未満")
     shown = [c.contact_id for c in cards(out)]
     assert {"mext_sos", "moj_children"} <= set(shown)
     adult = [c.contact_id for c in cards(walk(engine, "bullying", "talk"))]
@@ -114,10 +118,10 @@ def test_guardian_of_a_child_gets_childrens_windows(engine):
 
 def test_advice_comes_before_windows_and_fits_the_case(engine):
     out = engine.handle(None, Inbound("follow", WEEKDAY))
-    for label in ("自分のこと", "18歳以上", TOPIC_LABELS["stalking"], WANT_LABELS["identify"]):
+    for label in ("自分のこと", "18歳以上", TOPIC_LABELS["stalking"], "ほかの人", WANT_LABELS["identify"]):
         out = tap(engine, out, label, WEEKDAY)
     texts = "\n".join(out.reply.texts())
-    assert "言い返したり" in texts and "スクリーンショット" in texts and "URL" in texts
+    assert "返信せず" in texts and "スクリーンショット" in texts and "URL" in texts
     assert "記録（ログ）の保存" in texts  # identify: preserve logs before deletion
     assert "二段階認証" in texts  # stalking: security
     assert not cards(out)
@@ -132,8 +136,8 @@ def test_free_text_skips_answered_questions_and_says_so(engine):
     assert out.conv.state == "advice"
     assert out.conv.answers == {"audience": "guardian", "child": True, "topic": "defamation",
                                 "want": "delete"}
-    assert out.reply.texts()[0] == ("「子どものこと（保護者）」「悪口・デマを書かれた」「書き込みを消したい」"
-                                    "として進めます。違うときは「戻る」と送ってください。")
+    assert out.reply.texts()[0] == ("「子どものこと（保護者）」「18歳未満」「悪口・デマを書かれた」"
+                                    "「書き込みを消したい」として進めます。違うときは「戻る」と送ってください。")
     back = say(engine, out, "戻る", WEEKDAY)
     assert back.conv.state == "want"
 
@@ -150,8 +154,9 @@ def test_words_that_answer_another_question_are_kept_and_this_one_asked_again(en
 
 def test_the_first_message_is_acknowledged_at_once(engine):
     out = say(engine, None, "元交際相手にSNSでずっとつきまとわれていて、警察に相談したい", WEEKDAY)
-    assert out.reply.texts()[0] == "「つきまとわれている」「警察に相談・処罰を求めたい」とうかがいました。"
-    assert out.conv.answers == {"topic": "stalking", "want": "police"}
+    assert out.reply.texts()[0] == ("「つきまとわれている」「交際相手・配偶者（元も）」"
+                                    "「警察に相談・処罰を求めたい」とうかがいました。")
+    assert out.conv.answers == {"topic": "stalking", "want": "police", "partner": True}
 
 
 def test_unclear_words_are_asked_with_buttons_never_guessed(engine):

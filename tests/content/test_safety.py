@@ -38,6 +38,7 @@ def test_danger_interrupts_every_state_with_110_first_and_nothing_else(engine, w
         assert texts[0].startswith("いま危険が迫っているなら、すぐに110番"), state
         assert "ドアを開けない" in texts[0]
         assert ids(out)[0] == "police_110", state
+        assert "police_9110" not in ids(out), f"#9110 is closed at night ({state})"
         assert out.conv.flags["danger"] is True and out.conv.state == state
         assert [b.label for b in out.reply.buttons] == AFTER, state
         assert not any("として進めます" in t for t in texts), state

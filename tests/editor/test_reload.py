@@ -57,6 +57,7 @@ def test_a_conversation_in_a_removed_state_restarts_with_an_apology(make_app, wo
     workspace.edit("flows/main.yaml", "to: age}", "to: what}")
     workspace.edit("flows/main.yaml", "  age:\n", "  age_question:\n")
     workspace.edit("flows/main.yaml", "to: age}", "to: age_question}")
+    workspace.edit("flows/main.yaml", "        to: age\n", "        to: age_question\n")
     services = app.extensions["bot"]
     assert wait_until(lambda: "age_question" in services.engine.spec.states)
     user.post(user.text("18歳以上"))

@@ -13,7 +13,8 @@ STORIES = sorted((Path(__file__).resolve().parents[2] / "stories").glob("*.yaml"
 
 def test_the_shipped_stories_cover_the_main_paths_safety_and_holidays():
     names = " ".join(p.stem for p in STORIES)
-    for part in ("self_defamation", "guardian", "friend", "stalking", "crisis", "danger", "holiday"):
+    for part in ("self_defamation", "guardian", "friend", "stalking", "crisis", "danger", "holiday",
+                 "threat_delete", "identify", "partner", "child_images", "line_group", "sextortion"):
         assert part in names
 
 
@@ -38,6 +39,7 @@ steps:
     expect:
       state: what
       windows: [yorisoi]
+      order: [police_110]
   - tap: ありえないボタン
 """, encoding="utf-8")
     app = make_app(**workspace.config)
@@ -48,7 +50,8 @@ steps:
     assert "expected state 'what', got 'age'" in out
     assert "expected windows ['yorisoi'] listed; listed were []" in out
     assert "    | 被害にあっている方は、18歳未満ですか？" in out
-    assert f"{story}:9: step 3 (tap 'ありえないボタン')" in out
+    assert "expected the first windows listed to be ['police_110']; listed were []" in out
+    assert f"{story}:10: step 3 (tap 'ありえないボタン')" in out
     assert "expected a button 'ありえないボタン' to tap; offered were ['18歳未満', '18歳以上', 'わからない']" in out
     assert out.rstrip().endswith("0 passed, 1 failed")
 

@@ -58,6 +58,18 @@ CASES = {
                   "phone number '0570-0031-10-9' is in an unknown format"),
     "no source": ("contacts.yaml", "    source: https://soudanplus.jp/\n    verified_on: 2026-11-01\n\n  - id: dv_navi",
                   "\n  - id: dv_navi", "  - id: dv_plus", "contact 'dv_plus' is enabled but has no 'source'"),
+    "unknown alert kind": (FLOW, "{contacts: {alert: danger, limit: 3}}", "{contacts: {alert: medic, limit: 3}}",
+                           "alert: medic, limit", "unknown alert 'medic'; alerts are: danger, crisis, medical"),
+    "unknown answer in a window's condition": (
+        "contacts.yaml", "first_when: {partner: true}\n    alerts: [danger]",
+        "first_when: {partnr: true}\n    alerts: [danger]", "first_when: {partnr",
+        "contact 'dv_plus' first_when uses the answer 'partnr', which is not defined"),
+    "condition that is not a mapping": ("contacts.yaml", "    match_when: {topic: threat}\n    alerts",
+                                        "    match_when: [threat]\n    alerts", "match_when: [threat]",
+                                        "match_when: a condition must be a mapping"),
+    "navi toll on a number that is not 0570": (
+        "contacts.yaml", '{number: "#8008", toll: charged}', '{number: "#8008", toll: navi}',
+        '"#8008", toll: navi', "only ナビダイヤル (0570) numbers are 'navi'"),
     "shadowed rule": ("keywords.yaml", "  - id: want_talk", "  - id: want_identify_again\n"
                       "    any: [特定してほしいです]\n    set: {want: identify}\n  - id: want_talk",
                       "want_identify_again",
