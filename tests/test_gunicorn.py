@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.dispatch import stored_inbound
+from bot.channels.base import stored_inbound
 from bot.store import QueuedEvent, Store
 
 from .conftest import SECRET, TEST_FLOWS, TOKEN

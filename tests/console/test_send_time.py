@@ -35,5 +35,5 @@ def test_a_staff_reply_too_long_for_line_is_refused_with_a_reason(bot, person, l
     alice, page = claimed(bot)
     resp = post(alice, f"{page}/reply", page, text="あ" * 26000)
     assert resp.status_code == 400
-    assert "too long for one LINE message request" in alice.get(page).get_data(as_text=True)
+    assert "too long for one message request" in alice.get(page).get_data(as_text=True)
     assert line_api.requests(PUSH) == []

@@ -69,7 +69,6 @@ def test_verify_button_with_no_events_gets_200(user, line_api):
 
 @pytest.mark.parametrize("body", [
     "not json at all",
-    '{"destination": "U0", "events": [{"type": "message"}]}',
     '{"destination": "U0"}',
     '{"destination": "U0", "events": "nope"}',
     '[1, 2, 3]',
@@ -79,10 +78,14 @@ def test_malformed_bodies_get_400_not_500(user, line_api, body):
     assert line_api.sent_count() == 0
 
 
-def test_event_missing_v3_fields_gets_400(user):
-    ev = user.text("こんにちは")
-    del ev["webhookEventId"], ev["deliveryContext"]
-    assert user.post(ev).status_code == 400
+def test_an_event_missing_v3_fields_is_skipped_and_the_others_kept(user, line_api):
+    broken = user.text("こんにちは")
+    del broken["webhookEventId"], broken["deliveryContext"]
+    assert user.post(broken, {"type": "message"}, user.follow()).status_code == 200
+    body = line_api.wait_for(REPLY, 1)[0][0]
+    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    time.sleep(0.3)
+    assert line_api.sent_count() == 1
 
 
 def test_unknown_event_types_and_standby_are_ignored(user, line_api):
