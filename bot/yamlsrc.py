@@ -81,11 +81,21 @@ def load(path: Path, name: str | None = None) -> Any:
     """Parse one YAML file; syntax errors become a ContentError at the right line."""
     name = name or path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ContentError(name, None, f"cannot read the file ({exc.strerror})") from exc
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ContentError(name, line, "the file is not UTF-8 (saved as Shift_JIS?); "
+                           "save it as UTF-8") from exc
+    try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise ContentError(name, line, f"character U+{exc.character:04X} is not allowed "
+                           "in YAML; remove it") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
