@@ -73,6 +73,7 @@ def _locked(engine: Engine) -> Iterator[Connection]:
 def upgrade(engine: Engine) -> bool:
     """Migrate to the newest schema under the lock; True if anything was changed."""
     newest = head()
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says what happened
     with _locked(engine) as conn:
         at = current(conn)
         if at == newest:
