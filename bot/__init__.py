@@ -117,6 +117,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         poll=app.config["DISPATCH_POLL_SECONDS"], settle=app.config["DISPATCH_SETTLE_SECONDS"],
         loading_after=app.config["LOADING_AFTER_SECONDS"],
         retry_for=app.config["REPLY_RETRY_HOURS"] * 3600,
+        max_backoff=app.config["RETRY_MAX_SECONDS"],
         stuck_after=app.config["STUCK_ALERT_SECONDS"],
         outbox=OutboxWorker(store, slack, services.channels))
     app.extensions["bot"] = services

@@ -26,7 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_SETTLE_SECONDS": 0.25, # wait this long so events sent together are ordered
     "DISPATCH_POLL_SECONDS": 2.0,    # look for orphaned events this often
     "DISPATCH_LEASE_SECONDS": 15.0,  # a dead worker's conversations free up after this
-    "REPLY_RETRY_HOURS": 24.0,       # an undeliverable answer is retried this long
+    "REPLY_RETRY_HOURS": 24.0,       # an undeliverable answer is retried this long ...
+    "RETRY_MAX_SECONDS": 300.0,      # ... with backoff doubling up to this (or Retry-After)
     "STUCK_ALERT_SECONDS": 120.0,    # tell staff (Slack, console) of answers stuck this long
     "LOADING_AFTER_SECONDS": 1.0,    # show the typing dots if an answer takes longer
     "RELOAD_SECONDS": 2.0,           # look for edited content this often
@@ -48,7 +49,7 @@ DEFAULTS: dict[str, Any] = {
 _FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
            "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS", "DISPATCH_POLL_SECONDS",
            "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
-           "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS"}
+           "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}
 _INTS = {"DISPATCH_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}
 _BOOLS = {"CONSOLE_SHOW_PROFILE", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
