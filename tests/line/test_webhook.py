@@ -200,22 +200,19 @@ def test_events_of_one_user_are_processed_in_timestamp_order(make_app, line_api)
     assert [m["text"] for m in bodies[2]["messages"]] == ["ありがとうございました。"]
 
 
-def test_concurrent_events_of_one_user_lose_no_answer(make_app, line_api):
-    app = make_app(DISPATCH_THREADS=4)
+def test_events_stored_out_of_order_are_answered_in_timestamp_order(make_app, line_api):
+    """Deterministic: the events wait in the inbox, in reverse arrival, before any worker runs."""
+    app = make_app(DISPATCH_THREADS=0)
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
-    user.post(user.follow())
-    line_api.wait_for(REPLY, 1)
-    line_api.delay[REPLY] = 0.2
-    events = [user.text("自分"), user.text("つきまとい"), user.text("戻る"), user.text("悪口")]
-    threads = [threading.Thread(target=user.post, args=(e,), kwargs={"client": app.test_client()})
-               for e in events]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    events = [user.follow(), user.text("自分"), user.text("つきまとい"), user.text("戻る"),
+              user.text("悪口")]
+    for ev in reversed(events):  # the latest arrives first
+        assert user.post(ev).status_code == 200
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.threads = 4  # now four workers compete for the one conversation
+    dispatcher.start()
     bodies = [b for b, _ in line_api.wait_for(REPLY, 5, timeout=15)]
-    tokens = [b["replyToken"] for b in bodies[1:]]
-    assert tokens == [e["replyToken"] for e in events]
+    assert [b["replyToken"] for b in bodies] == [e["replyToken"] for e in events]
     conv = app.extensions["bot"].store.load(f"line:{user.user_id}")
     assert conv.state == "done" and conv.answers == {"audience": "self", "topic": "defamation"}
 
