@@ -137,7 +137,7 @@ class Dispatcher:
         while not self._stopping.wait(self.lease / 3):
             for owner, key in list(self._held.items()):
                 try:
-                    if not self.store.acquire(key, owner, self.lease, time.time()):
+                    if not self.store.renew(key, owner, self.lease, time.time()):
                         logger.warning("lease of a conversation was lost by %s", owner)
                 except Exception as exc:
                     log_failure("lease renewal failed", exc)
@@ -227,7 +227,7 @@ class Dispatcher:
 
     # -- one event -------------------------------------------------------------
 
-    def _process(self, key: ConvKey, ev: QueuedEvent, owner: str) -> None:
+    def _process(self, key: ConvKey, ev: QueuedEvent, owner: str | None) -> None:
         channel = self.channels.get(key.channel)
         if channel is None:  # no adapter for it here (a channel since switched off)
             logger.error("event %s: no channel %r; dropped", ev.event_id, key.channel)
@@ -238,14 +238,17 @@ class Dispatcher:
         timer.start()
         try:
             outbound = self._decided(key, ev, channel, owner)
+            forget = ev.forget or bool(outbound and outbound.get("forget"))
+            if forget:  # the person was deleted: no lease row any more, and no link kept
+                owner = None
             if not outbound or not outbound.get("batches"):
-                self.store.finish(ev, owner)
+                self.store.finish(ev, owner, forget=forget)
             elif self.desk is not None and self.desk.claimed(str(key)):
                 # Checked at the moment of sending: staff may have claimed it meanwhile.
                 logger.info("event %s: staff have the conversation; bot reply withheld", ev.event_id)
                 self.store.finish(ev, owner)
             else:
-                self._send(key, ev, channel, outbound, owner)
+                self._send(key, ev, channel, outbound, owner, forget)
         except LeaseLost:
             logger.warning("event %s: lease lost; another worker carries on", ev.event_id)
         except Exception as exc:  # never let one event stop the worker
@@ -255,7 +258,7 @@ class Dispatcher:
         finally:
             timer.cancel()
 
-    def _decided(self, key: ConvKey, ev: QueuedEvent, channel: Channel, owner: str) -> Any:
+    def _decided(self, key: ConvKey, ev: QueuedEvent, channel: Channel, owner: str | None) -> Any:
         """The event's rendered answer: decided now if it was not before."""
         if ev.status != "pending":
             return ev.outbound
@@ -272,7 +275,7 @@ class Dispatcher:
         return outbound
 
     def _decide(self, key: ConvKey, ev: QueuedEvent, channel: Channel,
-                owner: str) -> tuple[Any, bool]:
+                owner: str | None) -> tuple[Any, bool]:
         engine = self.engine()
         assert engine is not None
         inbound = inbound_from(ev.inbound or {})
@@ -282,12 +285,17 @@ class Dispatcher:
                               effects=lambda conn: self.desk.deleted(conn, skey,
                                                                      "the person blocked the bot"))
             logger.info("event %s: all data of one conversation deleted", ev.event_id)
+            ev.forget = True
             return None, False
         handoff, view = self.desk.view(skey)
         outcome = engine.handle(self.store.load(skey), inbound, view)
         rendered = channel.render(outcome.reply, outcome.fired) if outcome.reply.messages else None
         safety = any(f.startswith("interrupt:") for f in outcome.fired)
         deleting = DELETE in outcome.actions
+        if deleting:
+            ev.forget = True
+            if rendered is not None:  # remembered for a retry of the send, too
+                rendered["forget"] = True
 
         def effects(conn: Any) -> None:
             done = self.desk.carry_out(conn, key, outcome, handoff)
@@ -303,7 +311,7 @@ class Dispatcher:
                     ",".join(outcome.actions) or "-")
         return rendered, safety
 
-    def _fallback(self, ev: QueuedEvent, channel: Channel, owner: str) -> Any:
+    def _fallback(self, ev: QueuedEvent, channel: Channel, owner: str | None) -> Any:
         engine = self.engine()
         assert engine is not None
         try:
@@ -315,7 +323,7 @@ class Dispatcher:
         return rendered
 
     def _send(self, key: ConvKey, ev: QueuedEvent, channel: Channel, outbound: Any,
-              owner: str) -> None:
+              owner: str | None, forget: bool = False) -> None:
         delivery = Delivery(ev.event_id, dict(ev.delivery or {}), ev.received_at,
                             ev.sent_batches, ev.status == "sending", ev.safety, ev.attempts,
                             ev.sending_at)
@@ -330,15 +338,15 @@ class Dispatcher:
             self._failed(ev, owner, SendError(type(exc).__name__, retry=True, unknown=True,
                                               sent=delivery.sent), delivery.data)
             return
-        self.store.finish(ev, owner)
+        self.store.finish(ev, owner, forget=forget)
 
-    def _failed(self, ev: QueuedEvent, owner: str, exc: SendError,
+    def _failed(self, ev: QueuedEvent, owner: str | None, exc: SendError,
                 delivery: dict[str, Any] | None = None) -> None:
         age = time.time() - (ev.received_at or time.time())
         if not exc.retry or age > self.retry_for:
             logger.error("event %s given up after %d attempts: %s", ev.event_id, ev.attempts + 1,
                          exc)
-            self.store.finish(ev, owner, "failed", str(exc))
+            self.store.finish(ev, owner, "failed", str(exc), forget=ev.forget)
             return
         delay = min(self.max_backoff, 2.0 ** min(ev.attempts + 1, 16))
         if exc.retry_after:

@@ -50,6 +50,7 @@ class QueuedEvent:
     sent_batches: int = 0
     sending_at: float | None = None
     safety: bool = False
+    forget: bool = False  # handling it deleted the person (in memory only)
 
 
 def database_url(url: str) -> str:
@@ -130,7 +131,7 @@ class Store:
                            row.status, row.outbound, row.attempts, row.received_at,
                            row.sent_batches, row.sending_at, bool(row.safety))
 
-    def decide(self, ev: QueuedEvent, owner: str, conv: ConvState | None, outbound: Any, *,
+    def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,
                forget: bool = False) -> None:
         """Save the new state, what else the decision wrote, and the reply, in one transaction.
@@ -140,7 +141,8 @@ class Store:
         LeaseLost (and writes nothing) if `owner` no longer holds the lease.
         """
         with self.engine.begin() as conn:
-            self._hold(conn, ev.conv_key, owner)
+            if owner is not None:
+                self._hold(conn, ev.conv_key, owner)
             if effects is not None:
                 effects(conn)
             if forget:
@@ -153,24 +155,33 @@ class Store:
                          .values(status="decided", outbound=outbound, inbound=None,
                                  safety=safety))
 
-    def sending(self, ev: QueuedEvent, owner: str, now: float) -> None:
+    def sending(self, ev: QueuedEvent, owner: str | None, now: float) -> None:
         """Record that a send begins: found after a crash, its outcome is unknown."""
-        with self.engine.begin() as conn:
-            self._hold(conn, ev.conv_key, owner)
-            conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(
-                status="sending", sending_at=now, attempts=inbox.c.attempts + 1))
-
-    def finish(self, ev: QueuedEvent, owner: str | None, status: str = "done",
-               error: str | None = None) -> None:
-        """Mark an event done (or failed), dropping everything it carried; needs the lease."""
         with self.engine.begin() as conn:
             if owner is not None:
                 self._hold(conn, ev.conv_key, owner)
             conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(
-                status=status, inbound=None, delivery=None, outbound=None,
-                error=error[:500] if error else None))
+                status="sending", sending_at=now, attempts=inbox.c.attempts + 1))
 
-    def retry_later(self, ev: QueuedEvent, owner: str, at: float, error: str, *, sent: int = 0,
+    def finish(self, ev: QueuedEvent, owner: str | None, status: str = "done",
+               error: str | None = None, forget: bool = False) -> None:
+        """Mark an event done (or failed), dropping everything it carried; needs the lease.
+
+        `forget`: the event deleted its person; it keeps no link to them either
+        (its conversation row is gone, so there is no lease to hold).
+        """
+        values: dict[str, Any] = {"status": status, "inbound": None, "delivery": None,
+                                  "outbound": None, "error": error[:500] if error else None}
+        with self.engine.begin() as conn:
+            if forget:
+                values["conv_key"] = FORGOTTEN
+                conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
+                                                         conversations.c.flow.is_(None)))
+            elif owner is not None:
+                self._hold(conn, ev.conv_key, owner)
+            conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(**values))
+
+    def retry_later(self, ev: QueuedEvent, owner: str | None, at: float, error: str, *, sent: int = 0,
                     unknown: bool = False, delivery: dict[str, Any] | None = None) -> None:
         """Try again at `at`, from batch `sent` on; `unknown`: the last send may have arrived.
 
@@ -183,7 +194,8 @@ class Store:
         if delivery is not None:
             values["delivery"] = delivery
         with self.engine.begin() as conn:
-            self._hold(conn, ev.conv_key, owner)
+            if owner is not None:
+                self._hold(conn, ev.conv_key, owner)
             conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(**values))
 
     def finished(self, event_id: str) -> bool:
@@ -276,6 +288,13 @@ class Store:
                 .values(lease_owner=owner, lease_until=now + seconds))
             return got.rowcount == 1
 
+    def renew(self, key: str, owner: str, seconds: float, now: float) -> bool:
+        """Extend a lease `owner` holds; False if it is no longer theirs."""
+        with self.engine.begin() as conn:
+            return conn.execute(update(conversations).where(
+                conversations.c.key == key, conversations.c.lease_owner == owner)
+                .values(lease_until=now + seconds)).rowcount == 1
+
     def _hold(self, conn: Connection, key: str, owner: str) -> None:
         """Inside a transaction: make sure `owner` still holds the lease, and lock the row."""
         held = conn.execute(update(conversations).where(
@@ -301,8 +320,13 @@ class Store:
                          .values(**_conv_row(conv)))
 
     def release(self, key: str, owner: str) -> None:
-        """Give the lease back."""
+        """Give the lease back; drop the row if it only ever held a lease (a deleted person)."""
+        waiting = select(inbox.c.id).where(inbox.c.conv_key == key,
+                                           inbox.c.status.in_(UNFINISHED)).exists()
         with self.engine.begin() as conn:
+            conn.execute(delete(conversations).where(
+                conversations.c.key == key, conversations.c.lease_owner == owner,
+                conversations.c.flow.is_(None), ~waiting))
             conn.execute(update(conversations).where(
                 conversations.c.key == key, conversations.c.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None))
