@@ -29,7 +29,6 @@ WHO = {"in": "相談者", "bot": "ボット", "staff": "スタッフ", "note": "
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
        "form-action 'self'; frame-ancestors 'none'")
-STUCK_MINUTES = 2  # an answer undelivered this long is shown as stuck
 
 
 def init_app(app: Flask) -> None:
@@ -109,7 +108,8 @@ def _line(line: Line) -> dict[str, Any]:
 
 def stuck() -> list[dict[str, Any]]:
     """Conversations whose bot answer has not been delivered for a while."""
-    rows = _services().store.stuck_conversations(time.time() - STUCK_MINUTES * 60)
+    rows = _services().store.stuck_conversations(
+        time.time() - current_app.config["STUCK_ALERT_SECONDS"])
     return [{"person": person(r["conv_key"]), "minutes": int((time.time() - r["since"]) // 60),
              "attempts": r["attempts"]} for r in rows]
 
