@@ -87,14 +87,14 @@ def load(path: Path, name: str | None = None) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ContentError(name, line, "the file is not UTF-8 (saved as Shift_JIS?); "
+        bad = raw.count(b"\n", 0, exc.start) + 1
+        raise ContentError(name, bad, "the file is not UTF-8 (saved as Shift_JIS?); "
                            "save it as UTF-8") from exc
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow
-        line = text.count("\n", 0, exc.position) + 1
-        raise ContentError(name, line, f"character U+{exc.character:04X} is not allowed "
+        at = text.count("\n", 0, exc.position) + 1
+        raise ContentError(name, at, f"character U+{exc.character:04X} is not allowed "
                            "in YAML; remove it") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -123,7 +123,7 @@ class Checker:
             return False
         for key in node:
             if key not in allowed:
-                self.error(node.line_of(key), f"unknown key {key!r} in {what}; "
+                self.error(key_line(node, key), f"unknown key {key!r} in {what}; "
                            f"allowed: {', '.join(sorted(allowed))}")
         return True
 
@@ -135,6 +135,16 @@ class Checker:
             self.error(line, f"{what} must be a list of texts")
             return ()
         return tuple(node)
+
+
+def key_line(node: Any, key: Any) -> int:
+    """Return the line where a mapping's `key` is written, when known."""
+    return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
+
+
+def item_lines(node: Any) -> list[int]:
+    """Return the line of each item of a loaded YAML sequence, when known."""
+    return node.item_lines if isinstance(node, LineList) else [line_of(node)] * len(node)
 
 
 def line_of(node: Any, default: int = 0) -> int:
