@@ -59,6 +59,8 @@ class FakeLine:
         self.received: list[tuple[str, dict, dict]] = []
         self.accepted: list[tuple[str, dict, dict]] = []
         self._used: set[str] = set()
+        self.issued: dict[str, float] = {}  # reply token -> when LINE sent it (if tracked)
+        self.token_life: float | None = None  # tokens older than this are refused
         self._lock = threading.Lock()
 
     @property
@@ -97,7 +99,9 @@ class FakeLine:
                 once = body.get("replyToken") if path == REPLY else \
                     headers.get("X-Line-Retry-Key") if path == PUSH else None
                 with self._lock:
-                    if once and once in self._used:
+                    expired = path == REPLY and self.token_life is not None and \
+                        time.time() - self.issued.get(once or "", time.time()) > self.token_life
+                    if once and (once in self._used or expired):
                         status, answer = ((400, {"message": "Invalid reply token"}) if path == REPLY
                                           else (409, {"message": "The retry key is already accepted"}))
                     else:
