@@ -202,7 +202,7 @@ class Desk:
     def _finish_leased(self, handoff: Handoff, operator: str, how: str, engine: Engine,
                        owner: str) -> str | None:
         key, now = handoff.conv_key, self.clock()
-        conv, reply = engine.resumed(self.store.load(key), now, how)
+        conv, reply = engine.handoff.resumed(self.store.load(key), now, how)
         ended: list[bool] = []
 
         def effects(conn: Connection) -> None:
