@@ -96,6 +96,8 @@ def test_procfile_server_answers_and_resumes_orphaned_events(server, line_api):
     assert replies[1][0]["messages"][0]["text"] == "テスト用のあいさつです。"
     time.sleep(0.3)
     assert len(line_api.requests(REPLY)) == 2
+    # 10 MB: a 413 the client hears (before: the connection was dropped mid-upload)
+    assert post(server, " " * (10 * 1024 * 1024), "x") == 413
 
 
 def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, workspace, tmp_path):

@@ -10,12 +10,14 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, request
 from linebot.v3.webhooks import Event
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .sender import LineChannel
 from .translate import CHANNEL, translate
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
+DRAIN_MAX = 64 * 1024 * 1024  # read (and drop) a too-large body up to this, to answer 413 cleanly
 
 
 def init_app(app: Flask) -> LineChannel | None:
@@ -31,6 +33,22 @@ def init_app(app: Flask) -> LineChannel | None:
     app.extensions["line_secret"] = secret.encode()
     return LineChannel(token, app.config.get("LINE_API_BASE_URL"),
                        app.config["LINE_API_TIMEOUT"])
+
+
+@bp.app_errorhandler(RequestEntityTooLarge)
+def too_large(_error: RequestEntityTooLarge) -> tuple[str, int]:
+    """Answer 413; read the rest of the body first, so the client hears it instead of a reset."""
+    length = request.content_length or 0
+    if 0 < length <= DRAIN_MAX:
+        stream = request.environ["wsgi.input"]
+        left = length
+        while left > 0:
+            chunk = stream.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+    logger.warning("request refused: body of %d bytes is over MAX_CONTENT_LENGTH", length)
+    return "request body too large", 413
 
 
 def signed(body: bytes, signature: str, secret: bytes) -> bool:
