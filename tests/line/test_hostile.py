@@ -98,3 +98,17 @@ def test_a_huge_body_gets_413(person, line_api):
     huge = b'{"destination": "U0", "events": []' + b" " * (10 * 1024 * 1024) + b"}"
     resp = person.client.post("/callback", data=huge, headers={"X-Line-Signature": "x"})
     assert resp.status_code == 413
+
+
+def test_crisis_words_with_a_nul_still_get_the_crisis_lines(make_app, line_api, database):
+    """Before: 「死にたい\\u0000」 could not be stored on PostgreSQL and got no answer at all."""
+    from bot import config
+
+    app = make_app(DATABASE_URL=database, FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"])
+    person = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    person.post(person.follow())
+    line_api.wait_for(REPLY, 1)
+    person.post(body=json.dumps({"destination": "U0", "events": [person.text("死にたい\u0000")]}))
+    texts = [m["text"] for m in line_api.wait_for(REPLY, 2)[1][0]["messages"]]
+    assert texts[0].startswith("話してくださって、ありがとうございます")
+    assert any("☎" in t for t in texts[1:])  # a crisis line with its number
