@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 import uuid
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -317,7 +318,7 @@ class Dispatcher:
         try:
             inbound = inbound_from(ev.inbound or {})
         except (KeyError, ValueError, TypeError):
-            inbound = Inbound("other", _now_utc())
+            inbound = Inbound("other", datetime.now(timezone.utc))
         rendered = channel.render(fallback_reply(engine, inbound))
         self.store.decide(ev, owner, None, rendered, safety=True)
         return rendered
@@ -361,7 +362,3 @@ class Dispatcher:
         except Exception:  # the animation is a courtesy; never let it fail an event
             logger.warning("loading animation failed for one conversation")
 
-
-def _now_utc() -> Any:
-    from datetime import datetime, timezone
-    return datetime.now(timezone.utc)
