@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
 from sqlalchemy import Connection
 
