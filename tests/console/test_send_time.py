@@ -9,7 +9,7 @@ from .conftest import claimed, login, post
 
 
 def test_a_bot_reply_still_in_retry_is_withheld_once_staff_claim(bot, person, line_api, caplog):
-    caplog.set_level(logging.INFO, logger="bot.dispatch")
+    caplog.set_level(logging.INFO, logger="bot.handling")
     person.asks_for_staff()
     person.says("ボットに戻る")  # back with the bot, no request open
     line_api.behaviour[REPLY] = lambda b: (500, {"message": "Internal error"})
