@@ -13,12 +13,15 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from werkzeug.middleware.proxy_fix import ProxyFix
+
 from . import config
+from .channels.base import Channel
 from .content import Content, check_content
 from .desk import Desk
 from .dispatch import Dispatcher
-from .notify import SlackNotifier
 from .engine import Engine
+from .notify import OutboxWorker, SlackNotifier
 from .reload import ContentWatcher
 from .store import Store
 from .yamlsrc import ContentError
@@ -41,7 +44,7 @@ class Services:
     dispatcher: Dispatcher = None  # type: ignore[assignment]
     desk: Desk = None  # type: ignore[assignment]
     watcher: ContentWatcher = None  # type: ignore[assignment]
-    channels: dict[str, Any] = field(default_factory=dict)
+    channels: dict[str, Channel] = field(default_factory=dict)
 
     @property
     def engine(self) -> Engine | None:
@@ -62,6 +65,17 @@ class Services:
                 threading.Thread(target=self.content.classifier.train, name="train",
                                  daemon=True).start()
 
+    def stop(self) -> None:
+        """Stop them: each worker finishes the event in hand and releases its lease."""
+        self.watcher.stop()
+        self.dispatcher.stop()
+        logger.info("dispatcher stopped in this process")
+
+
+def default_database_url(instance_path: str) -> str:
+    """The SQLite file used when DATABASE_URL is not set."""
+    return "sqlite:///" + os.path.join(instance_path, "bot.sqlite3")
+
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then the environment, then `test_config`."""
@@ -72,11 +86,18 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config.from_mapping(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["SECRET_KEY"]:
+        logger.warning("SECRET_KEY is not set: sessions and pseudonyms change on every start")
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if not app.config["DATABASE_URL"]:
-        app.config["DATABASE_URL"] = "sqlite:///" + os.path.join(app.instance_path, "bot.sqlite3")
+        app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    if app.config["SESSION_COOKIE_SECURE"] is None:  # HTTPS wherever LINE can reach us
+        app.config["SESSION_COOKIE_SECURE"] = bool(app.config["LINE_CHANNEL_SECRET"]) \
+            and not app.config.get("TESTING")
+    if app.config["PROXY_FIX_X_FOR"] or app.config["PROXY_FIX_X_PROTO"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"],  # type: ignore[method-assign]
+                                x_proto=app.config["PROXY_FIX_X_PROTO"])
 
-    from .channels import line
+    from .channels import line, local
 
     store = Store(app.config["DATABASE_URL"])
     content, errors = check_content(app.config)
@@ -88,15 +109,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     channel = line.init_app(app)
     if channel is not None:
         services.channels[line.CHANNEL] = channel
-    notifier = SlackNotifier(app.config["SLACK_WEBHOOK_URL"], app.config["CONSOLE_BASE_URL"])
-    services.desk = Desk(store, services.channels, notifier, lambda: services.engine,
+    services.channels[local.CHANNEL] = local.LocalChannel(store)
+    services.desk = Desk(store, services.channels, lambda: services.engine,
+                         secret=app.config["SECRET_KEY"],
                          show_profile=app.config["CONSOLE_SHOW_PROFILE"])
+    slack = SlackNotifier(app.config["SLACK_WEBHOOK_URL"], app.config["CONSOLE_BASE_URL"])
     services.dispatcher = Dispatcher(
         store, lambda: services.engine, services.channels, desk=services.desk,
         transcript_days=app.config["TRANSCRIPT_DAYS"],
         threads=app.config["DISPATCH_THREADS"], lease=app.config["DISPATCH_LEASE_SECONDS"],
         poll=app.config["DISPATCH_POLL_SECONDS"], settle=app.config["DISPATCH_SETTLE_SECONDS"],
-        loading_after=app.config["LOADING_AFTER_SECONDS"])
+        loading_after=app.config["LOADING_AFTER_SECONDS"],
+        retry_for=app.config["REPLY_RETRY_HOURS"] * 3600,
+        max_backoff=app.config["RETRY_MAX_SECONDS"],
+        stuck_after=app.config["STUCK_ALERT_SECONDS"],
+        outbox=OutboxWorker(store, slack, services.channels))
     app.extensions["bot"] = services
     # Under `flask run` nothing else starts the workers and the content watcher:
     # the first request of any kind does (under gunicorn, the boot hook already has).

@@ -10,7 +10,9 @@ DEFAULTS: dict[str, Any] = {
     "LINE_CHANNEL_SECRET": None,
     "LINE_CHANNEL_ACCESS_TOKEN": None,
     "LINE_API_BASE_URL": None,       # send Messaging API calls here instead (tests, proxies)
-    "LINE_API_TIMEOUT": 10.0,        # seconds for one Messaging API call
+    # Seconds for one Messaging API call. Longer than LINE's slow answers, so that a slow
+    # success is not taken for a failure; an unknown outcome is resolved, never resent blindly.
+    "LINE_API_TIMEOUT": 30.0,
     "DATABASE_URL": None,            # default: a SQLite file in the instance folder
     "SECRET_KEY": None,
     "FLOWS_DIR": str(PROJECT / "flows"),
@@ -24,7 +26,10 @@ DEFAULTS: dict[str, Any] = {
     "DISPATCH_THREADS": 2,           # worker threads per process
     "DISPATCH_SETTLE_SECONDS": 0.25, # wait this long so events sent together are ordered
     "DISPATCH_POLL_SECONDS": 2.0,    # look for orphaned events this often
-    "DISPATCH_LEASE_SECONDS": 60.0,  # a dead worker's conversations free up after this
+    "DISPATCH_LEASE_SECONDS": 15.0,  # a dead worker's conversations free up after this
+    "REPLY_RETRY_HOURS": 24.0,       # an undeliverable answer is retried this long ...
+    "RETRY_MAX_SECONDS": 300.0,      # ... with backoff doubling up to this (or Retry-After)
+    "STUCK_ALERT_SECONDS": 120.0,    # tell staff (Slack, console) of answers stuck this long
     "LOADING_AFTER_SECONDS": 1.0,    # show the typing dots if an answer takes longer
     "RELOAD_SECONDS": 2.0,           # look for edited content this often
     "TRANSCRIPT_DAYS": 30.0,         # transcripts are deleted after this many days
@@ -34,16 +39,20 @@ DEFAULTS: dict[str, Any] = {
     "CONSOLE_SESSION_MINUTES": 30.0, # an idle console session expires after this
     "SIMULATOR": "auto",             # auto: on without a LINE channel; on; off
     "SIMULATOR_PASSWORD": None,      # required to turn it on where a LINE channel is set
-    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # larger requests get 413 (LINE's bodies are small)
+    "SESSION_COOKIE_SECURE": None,   # None: secure wherever a LINE channel is configured
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "PROXY_FIX_X_FOR": 0,            # proxies in front that set X-Forwarded-For (0: none)
+    "PROXY_FIX_X_PROTO": 0,          # proxies in front that set X-Forwarded-Proto
 }
 
-_FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT", "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS",
-           "DISPATCH_POLL_SECONDS", "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS",
-           "RELOAD_SECONDS"}
-_INTS = {"DISPATCH_THREADS"}
-
-
-_BOOLS = {"CONSOLE_SHOW_PROFILE"}
+_FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
+           "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS", "DISPATCH_POLL_SECONDS",
+           "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
+           "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}
+_INTS = {"DISPATCH_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}
+_BOOLS = {"CONSOLE_SHOW_PROFILE", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

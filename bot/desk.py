@@ -1,50 +1,51 @@
 """The staff desk: the queue, the transcript, staff replies, and giving conversations back.
 
-Shared by the dispatcher (which carries out what the engine decided) and the
-console (where operators act). Whoever holds a conversation's lease acts on
-it alone, so a claim can never interleave with a bot reply being sent.
+Shared by the dispatcher (which carries out what the engine decided, inside the
+decision's transaction) and the console (where operators act). Whoever holds a
+conversation's lease acts on it alone, so neither a claim nor a return can
+interleave with a bot reply being decided or sent.
 """
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Callable
 
-from .dispatch import SendError
+from sqlalchemy import Connection
+
+from .channels.base import Channel, SendError, retry_key
 from .engine import ConvKey, Engine, Inbound, Outcome, Reply, Text
 from .engine.handoff import ALERT, CANCEL, REQUEST, DeskView
-from .engine.limits import MESSAGES_MAX
-from .notify import SlackNotifier
-from .store import Handoff, Line, Store
+from .store import Handoff, LeaseLost, Line, QueuedEvent, Store
 
 logger = logging.getLogger(__name__)
 PRIORITY = {"danger": 1, "crisis": 2}
-CLAIM_WAIT = 3.0  # seconds a claim waits for the bot to finish a reply in flight
+CLAIM_WAIT = 3.0  # seconds a claim or a return waits for the bot to finish a reply in flight
 
 
 class StaffReplyError(ValueError):
     """A staff reply that cannot be sent as written (empty, or too long for one push)."""
 
 
-def pseudonym(key: str) -> str:
-    """A stable stand-in for a conversation key, for what outlives its deletion."""
-    return "deleted:" + hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
 class Desk:
     """Handoffs between the bot and staff."""
 
-    def __init__(self, store: Store, channels: dict[str, Any], notifier: SlackNotifier,
-                 engine: Callable[[], Engine | None], show_profile: bool = False,
+    def __init__(self, store: Store, channels: dict[str, Channel],
+                 engine: Callable[[], Engine | None], *, secret: str, show_profile: bool = False,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
-        self.store, self.channels, self.notifier = store, channels, notifier
-        self.engine, self.show_profile = engine, show_profile
+        self.store, self.channels, self.engine = store, channels, engine
+        self.secret, self.show_profile = secret.encode(), show_profile
         self.clock = clock  # "now" for what staff do (LINE events carry their own time)
 
-    # -- the dispatcher's side ---------------------------------------------------
+    def pseudonym(self, key: str, length: int = 16) -> str:
+        """A stable stand-in for a conversation key that no one without the secret can link."""
+        return hmac.new(self.secret, key.encode(), hashlib.sha256).hexdigest()[:length]
+
+    # -- the dispatcher's side (inside the decision's transaction) --------------------
 
     def view(self, key: str) -> tuple[Handoff | None, DeskView]:
         """The open handoff, and what the engine may know of it."""
@@ -58,71 +59,75 @@ class Desk:
         handoff = self.store.handoffs.open_for(key)
         return handoff is not None and handoff.status == "claimed"
 
-    def record_turn(self, key: str, inbound: Inbound, outcome: Outcome,
+    def record_turn(self, conn: Connection, key: str, inbound: Inbound, outcome: Outcome,
                     handoff: Handoff | None) -> None:
         """Keep the person's message and the bot's answer in the transcript."""
         engine = self.engine()
         said = engine.describe(inbound) if engine else inbound.text
         hid = handoff.id if handoff else None
+        at = inbound.at.timestamp()
         if said:
-            self.store.handoffs.record(key, "in", said, inbound.at.timestamp(), handoff_id=hid)
+            self.store.handoffs.record(key, "in", said, at, handoff_id=hid, conn=conn)
         for text in outcome.reply.texts():  # the answer to that message, at its time
-            self.store.handoffs.record(key, "bot", text, inbound.at.timestamp(), handoff_id=hid)
+            self.store.handoffs.record(key, "bot", text, at, handoff_id=hid, conn=conn)
 
-    def carry_out(self, key: ConvKey, outcome: Outcome, handoff: Handoff | None) -> Handoff | None:
-        """Do what the engine asked: queue, cancel, raise an alert (deletion comes after sending)."""
-        skey = str(key)
+    def carry_out(self, conn: Connection, key: ConvKey, outcome: Outcome,
+                  handoff: Handoff | None) -> Handoff | None:
+        """Do what the engine asked: queue, cancel, raise an alert; calls out go to the outbox."""
+        skey, handoffs = str(key), self.store.handoffs
         for action in outcome.actions:
             if action == REQUEST:
                 priority = max([PRIORITY[f] for f in PRIORITY if outcome.conv.flags.get(f)] or [0])
-                handoff, new = self.store.handoffs.request(skey, priority)
+                handoff, new = handoffs.request(skey, priority, conn=conn)
                 if new:
-                    self.store.handoffs.audit(None, "requested", skey, handoff.id, f"priority {priority}")
-                    self._announce("new", handoff)
-                    self._fetch_name(key, handoff)
+                    handoffs.audit(None, "requested", skey, handoff.id, f"priority {priority}",
+                                   conn=conn)
+                    self.store.outbox.add(conn, "slack", {"event": "new", "handoff": handoff.id})
+                    if self.show_profile:
+                        self.store.outbox.add(conn, "profile", {"handoff": handoff.id})
             elif action == CANCEL and handoff:
-                if self.store.handoffs.end(handoff.id, "cancelled", "person"):
-                    self.store.handoffs.audit(None, "cancelled", skey, handoff.id)
+                if handoffs.end(handoff.id, "cancelled", "person", conn=conn):
+                    handoffs.audit(None, "cancelled", skey, handoff.id, conn=conn)
                 handoff = None
             elif action.startswith(ALERT) and handoff:
                 kind = action[len(ALERT):]
-                self.store.handoffs.raise_priority(handoff.id, PRIORITY[kind])
-                self.store.handoffs.audit(None, "alert", skey, handoff.id, kind)
-                self._announce("alert", self.store.handoffs.get(handoff.id))
+                handoffs.raise_priority(handoff.id, PRIORITY[kind], conn=conn)
+                handoffs.audit(None, "alert", skey, handoff.id, kind, conn=conn)
+                self.store.outbox.add(conn, "slack", {"event": "alert", "handoff": handoff.id})
         return handoff
 
-    def delete_everything(self, key: str, why: str) -> None:
-        """Delete all stored for a person, and audit that without content."""
-        self.store.forget(key)
-        self.store.handoffs.pseudonymize(key, pseudonym(key))
-        self.store.handoffs.audit(None, "deleted", pseudonym(key), None, why)
-        logger.info("all data of one conversation deleted: %s", why)
+    def deleted(self, conn: Connection, key: str, why: str) -> None:
+        """Unlink the audit log from a person being deleted, and audit that, without content."""
+        pseudonym = "deleted:" + self.pseudonym(key)
+        self.store.handoffs.pseudonymize(key, pseudonym, conn=conn)
+        self.store.handoffs.audit(None, "deleted", pseudonym, None, why, conn=conn)
 
-    def _announce(self, event: str, handoff: Handoff) -> None:
-        position = self.store.handoffs.ahead_of(handoff) + 1 if handoff.status == "waiting" else 0
-        self.notifier.announce(event, handoff.id, position, handoff.priority)
-
-    def _fetch_name(self, key: ConvKey, handoff: Handoff) -> None:
-        channel = self.channels.get(key.channel)
-        if self.show_profile and channel is not None and hasattr(channel, "display_name"):
-            name = channel.display_name(key.user)
-            if name:
-                self.store.handoffs.set_display_name(handoff.id, name)
+    def stuck(self, events: list[QueuedEvent]) -> None:
+        """Tell staff once that answers are not getting through (no content, no ids)."""
+        with self.store.engine.begin() as conn:
+            self.store.outbox.add(conn, "slack", {"event": "stuck", "count": len(events)})
+        self.store.mark_alerted([e.event_id for e in events])
+        logger.error("%d answers undelivered for a while; staff alerted", len(events))
 
     # -- the console's side --------------------------------------------------------
 
-    def claim(self, handoff: Handoff, operator: str, takeover: bool = False) -> str:
-        """Claim for `operator`, after any bot reply in flight has been sent."""
+    def _leased(self, key: str, operator: str) -> str | None:
+        """Take the conversation's lease for an operator's action, waiting for a reply in flight."""
         owner = f"console:{operator}:{uuid.uuid4().hex[:6]}"
         deadline = time.time() + CLAIM_WAIT
-        leased = self.store.acquire(handoff.conv_key, owner, 10, time.time())
-        while not leased and time.time() < deadline:
+        while not self.store.acquire(key, owner, 30, time.time()):
+            if time.time() >= deadline:
+                return None
             time.sleep(0.05)
-            leased = self.store.acquire(handoff.conv_key, owner, 10, time.time())
+        return owner
+
+    def claim(self, handoff: Handoff, operator: str, takeover: bool = False) -> str:
+        """Claim for `operator`, after any bot reply in flight has been sent."""
+        owner = self._leased(handoff.conv_key, operator)
         try:
             result = self.store.handoffs.claim(handoff.id, operator, takeover)
         finally:
-            if leased:
+            if owner:
                 self.store.release(handoff.conv_key, owner)
         if result in ("claimed", "taken_over"):
             action = "took_over" if result == "taken_over" else "claimed"
@@ -135,65 +140,96 @@ class Desk:
         text = text.strip()
         if not text:
             raise StaffReplyError("empty reply")
-        batches = self._channel(handoff).render(Reply([Text(text)]))
-        if len(batches) != 1 or len(batches[0]) > MESSAGES_MAX:
-            raise StaffReplyError("too long for one LINE message request; please split it")
-        line_id = self.store.handoffs.record(handoff.conv_key, "staff", text, self.clock().timestamp(),
-                                             handoff_id=handoff.id, operator=operator,
-                                             status="pending", retry_key=str(uuid.uuid4()))
+        if len(self._channel(handoff).render(Reply([Text(text)]))["batches"]) != 1:
+            raise StaffReplyError("too long for one message request; please split it")
+        line_id = self.store.handoffs.record(
+            handoff.conv_key, "staff", text, self.clock().timestamp(), handoff_id=handoff.id,
+            operator=operator, status="pending",
+            retry_key=retry_key("staff", handoff.id, uuid.uuid4().hex))
         self.store.handoffs.audit(operator, "replied", handoff.conv_key, handoff.id)
-        return self._push(handoff, self.store.handoffs.line(line_id))
+        return self._push(handoff, line_id)
 
     def resend(self, handoff: Handoff, line: Line, operator: str) -> Line:
         """Send a failed staff reply again, with the same retry key (never delivered twice)."""
         self.store.handoffs.audit(operator, "resent", handoff.conv_key, handoff.id)
-        return self._push(handoff, line)
+        return self._push(handoff, line.id)
 
-    def _push(self, handoff: Handoff, line: Line) -> Line:
+    def _push(self, handoff: Handoff, line_id: int) -> Line:
+        line = self.store.handoffs.line(line_id)
+        assert line is not None and line.retry_key is not None
         channel = self._channel(handoff)
-        batch = channel.render(Reply([Text(line.text)]))[0]
+        batch = channel.render(Reply([Text(line.text)]))["batches"][0]
         try:
-            channel.push(ConvKey.parse(handoff.conv_key).user, batch, line.retry_key)
+            channel.push(ConvKey.parse(handoff.conv_key), batch, line.retry_key)
             self.store.handoffs.mark(line.id, "sent")
         except SendError as exc:
             logger.warning("staff reply %s not delivered: %s", line.id, exc)
             self.store.handoffs.mark(line.id, "failed", str(exc))
-        return self.store.handoffs.line(line.id)
+        sent = self.store.handoffs.line(line.id)
+        assert sent is not None
+        return sent
 
     def note(self, handoff: Handoff, operator: str, text: str) -> None:
         """An internal note: staff see it, the person never does."""
         if text.strip():
-            self.store.handoffs.record(handoff.conv_key, "note", text.strip(), self.clock().timestamp(),
-                                       handoff_id=handoff.id, operator=operator)
+            self.store.handoffs.record(handoff.conv_key, "note", text.strip(),
+                                       self.clock().timestamp(), handoff_id=handoff.id,
+                                       operator=operator)
             self.store.handoffs.audit(operator, "noted", handoff.conv_key, handoff.id)
 
     def finish(self, handoff: Handoff, operator: str, how: str) -> str | None:
         """Return the conversation to the bot ("returned") or close it ("closed").
 
-        The person is told and the bot starts again from the beginning. Returns an
-        error to show the operator if the message could not be delivered.
+        Under the conversation's lease, as a claim: the handoff ends and the bot's
+        fresh start is saved in one transaction, so a message arriving meanwhile is
+        handled after it, never against the old state. The person is told. Returns
+        an error to show the operator, or None.
         """
-        if not self.store.handoffs.end(handoff.id, how, operator):
-            return "this conversation had already ended"
-        self.store.handoffs.audit(operator, how, handoff.conv_key, handoff.id)
         engine = self.engine()
         if engine is None:
-            return "the content has errors: the person was not told"
-        conv, reply = engine.resumed(self.store.load(handoff.conv_key), self.clock(), how)
-        self.store.save(handoff.conv_key, conv)
-        channel = self._channel(handoff)
-        for text in reply.texts():
-            self.store.handoffs.record(handoff.conv_key, "bot", text, self.clock().timestamp(),
-                                       handoff_id=handoff.id)
+            return "the content has errors: try again once it is fixed"
+        key = handoff.conv_key
+        owner = self._leased(key, operator)
+        if owner is None:
+            return "the bot is still answering this person: please try again"
         try:
-            for i, batch in enumerate(channel.render(reply)):
-                key = str(uuid.uuid5(uuid.NAMESPACE_URL, f"handoff:{handoff.id}:{how}:{i}"))
-                channel.push(ConvKey.parse(handoff.conv_key).user, batch, key)
+            return self._finish_leased(handoff, operator, how, engine, owner)
+        except LeaseLost:
+            return "the bot is still answering this person: please try again"
+        finally:
+            self.store.release(key, owner)
+
+    def _finish_leased(self, handoff: Handoff, operator: str, how: str, engine: Engine,
+                       owner: str) -> str | None:
+        key, now = handoff.conv_key, self.clock()
+        conv, reply = engine.handoff.resumed(self.store.load(key), now, how)
+        ended: list[bool] = []
+
+        def effects(conn: Connection) -> None:
+            ended.append(self.store.handoffs.end(handoff.id, how, operator, conn=conn))
+            if not ended[0]:
+                raise _AlreadyEnded
+            self.store.handoffs.audit(operator, how, key, handoff.id, conn=conn)
+            for text in reply.texts():
+                self.store.handoffs.record(key, "bot", text, now.timestamp(),
+                                           handoff_id=handoff.id, conn=conn)
+
+        try:
+            self.store.save_leased(key, owner, conv, effects)
+        except _AlreadyEnded:
+            return "this conversation had already ended"
+        channel = self._channel(handoff)
+        try:
+            for i, batch in enumerate(channel.render(reply)["batches"]):
+                channel.push(ConvKey.parse(key), batch, retry_key("handoff", handoff.id, how, i))
         except SendError as exc:
             logger.warning("handoff %s: the person was not told (%s)", handoff.id, exc)
             return f"the person could not be told: {exc}"
         return None
 
-    def _channel(self, handoff: Handoff) -> Any:
+    def _channel(self, handoff: Handoff) -> Channel:
         return self.channels[ConvKey.parse(handoff.conv_key).channel]
 
+
+class _AlreadyEnded(Exception):
+    """Raised inside the return's transaction to undo it: someone ended the handoff first."""

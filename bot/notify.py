@@ -1,24 +1,44 @@
-"""Tell staff about new handoffs and alerts through a Slack incoming webhook.
+"""Calls made after a decision commits: Slack announcements and profile look-ups.
 
-An announcement carries no message text: only the queue position, the priority
-and a link to the console.
+They are queued in the outbox in the decision's transaction, and carried out
+here by the dispatcher's workers, with retries: slack-sdk's own retry handlers
+for brief failures, then the outbox's backoff for longer ones. An announcement
+carries no message text: only the queue position, the priority and a link.
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
-import urllib.request
+import time
+from typing import Any, Callable
+
+from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler,
+                                                   RateLimitErrorRetryHandler,
+                                                   ServerErrorRetryHandler)
+from slack_sdk.webhook import WebhookClient
+
+from .channels.base import Channel
+from .engine import ConvKey
+from .store import Store
+from .store.outbox import Entry
 
 logger = logging.getLogger(__name__)
 PRIORITY = {0: "通常", 1: "危険", 2: "危機"}
+GIVE_UP_AFTER = 24 * 3600.0
+
+
+class NotifyError(Exception):
+    """A call that did not go through; the outbox tries it again later."""
 
 
 class SlackNotifier:
-    """Posts short announcements in the background; a failure is logged, never raised."""
+    """Posts short announcements to a Slack incoming webhook."""
 
-    def __init__(self, webhook_url: str | None, console_url: str, timeout: float = 5.0):
-        self.webhook_url, self.console_url, self.timeout = webhook_url, console_url.rstrip("/"), timeout
+    def __init__(self, webhook_url: str | None, console_url: str, timeout: int = 5):
+        self.console_url = console_url.rstrip("/")
+        self.client = WebhookClient(webhook_url, timeout=timeout, retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2)]) if webhook_url else None
 
     def text(self, event: str, handoff_id: int, position: int, priority: int) -> str:
         """The announcement: what happened, where in the queue, how urgent, and a link."""
@@ -27,20 +47,75 @@ class SlackNotifier:
         return (f"{what}（待ち順 {position} 番目、優先度: {PRIORITY.get(priority, priority)}）\n"
                 f"{self.console_url}/console/c/{handoff_id}")
 
-    def announce(self, event: str, handoff_id: int, position: int, priority: int) -> threading.Thread | None:
-        """Send in the background; returns the thread (tests join it), or None when not configured."""
-        if not self.webhook_url:
-            return None
-        body = json.dumps({"text": self.text(event, handoff_id, position, priority)}).encode()
-        thread = threading.Thread(target=self._post, args=(body,), daemon=True)
-        thread.start()
-        return thread
+    def stuck_text(self, count: int) -> str:
+        """The alert for answers that do not get through to the platform."""
+        return (f"ボットの返信 {count} 件が、しばらく相談者に届いていません（送信を再試行中）。"
+                f"コンソールで確認してください。\n{self.console_url}/console")
 
-    def _post(self, body: bytes) -> None:
-        request = urllib.request.Request(self.webhook_url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+    def post(self, text: str) -> None:
+        """Send one message; raise NotifyError if Slack did not take it."""
+        if self.client is None:
+            return
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                response.read()
-        except OSError as exc:
-            logger.warning("Slack announcement failed: %s", type(exc).__name__)
+            response = self.client.send(text=text)
+        except Exception as exc:  # network errors after slack-sdk's own retries
+            raise NotifyError(type(exc).__name__) from exc
+        if response.status_code != 200:
+            raise NotifyError(f"Slack answered {response.status_code}")
+
+
+class OutboxWorker:
+    """Carries out due outbox entries; run by the dispatcher's workers after the inbox."""
+
+    def __init__(self, store: Store, slack: SlackNotifier, channels: dict[str, Channel],
+                 clock: Callable[[], float] = time.time):
+        self.store, self.slack, self.channels, self.clock = store, slack, channels, clock
+
+    def run_once(self) -> bool:
+        """Carry out what is due; True if anything was."""
+        entries = self.store.outbox.claim(self.clock())
+        for entry in entries:
+            try:
+                self._perform(entry)
+                self.store.outbox.done(entry.id)
+            except Exception as exc:
+                self._failed(entry, exc)
+        return bool(entries)
+
+    def _failed(self, entry: Entry, exc: Exception) -> None:
+        if self.clock() - entry.created_at > GIVE_UP_AFTER:
+            logger.error("outbox %s %s given up: %s", entry.kind, entry.id, type(exc).__name__)
+            self.store.outbox.done(entry.id)
+            return
+        delay = min(600.0, 5.0 * 2 ** min(entry.attempts, 7))
+        logger.warning("outbox %s %s failed (%s); again in %.0f s", entry.kind, entry.id,
+                       exc if isinstance(exc, NotifyError) else type(exc).__name__, delay)
+        self.store.outbox.retry(entry.id, self.clock() + delay, type(exc).__name__)
+
+    def _perform(self, entry: Entry) -> None:
+        if entry.kind == "slack":
+            self.slack.post(self._slack_text(entry.payload))
+        elif entry.kind == "profile":
+            self._profile(entry.payload["handoff"])
+        else:
+            logger.error("outbox entry of unknown kind %r dropped", entry.kind)
+
+    def _slack_text(self, payload: dict[str, Any]) -> str:
+        if payload["event"] == "stuck":
+            return self.slack.stuck_text(payload["count"])
+        handoff = self.store.handoffs.get(payload["handoff"])
+        if handoff is None:  # deleted meanwhile
+            return self.slack.text(payload["event"], payload["handoff"], 0, 0)
+        position = (self.store.handoffs.ahead_of(handoff) + 1 if handoff.status == "waiting"
+                    else 0)
+        return self.slack.text(payload["event"], handoff.id, position, handoff.priority)
+
+    def _profile(self, handoff_id: int) -> None:
+        handoff = self.store.handoffs.get(handoff_id)
+        if handoff is None:
+            return
+        key = ConvKey.parse(handoff.conv_key)
+        channel = self.channels.get(key.channel)
+        name = channel.profile(key) if channel is not None else None
+        if name:
+            self.store.handoffs.set_display_name(handoff.id, name)

@@ -27,7 +27,7 @@ def content_files(config: Mapping[str, Any]) -> list[Path]:
 
 def fingerprint(config: Mapping[str, Any]) -> tuple:
     """What changes when any content file is edited, added or removed."""
-    out = []
+    out: list[tuple[str, int | None, int | None]] = []
     for path in content_files(config):
         try:
             st = path.stat()

@@ -157,7 +157,7 @@ def run_story(engine: Engine, story: Story) -> list[Failure]:
     for number, step in enumerate(story.steps, 1):
         now = step.at or now
         if step.action == "tap":
-            offered = {b.label: b for b in outcome.reply.buttons} if outcome else {}
+            offered: dict[str, Any] = {b.label: b for b in outcome.reply.buttons} if outcome else {}
             if step.value not in offered:
                 said = _said(outcome) if outcome else "(nothing yet)"
                 failures.append(Failure(story.file, number, step, [

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -38,7 +38,13 @@ class LineList(list):
     item_lines: list[int]
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's parser when built
+if TYPE_CHECKING:
+    _Base = yaml.SafeLoader
+else:  # libyaml's parser where PyYAML was built with it (much faster), else pure Python
+    _Base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):
     pass
 
 
@@ -81,11 +87,21 @@ def load(path: Path, name: str | None = None) -> Any:
     """Parse one YAML file; syntax errors become a ContentError at the right line."""
     name = name or path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ContentError(name, None, f"cannot read the file ({exc.strerror})") from exc
     try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = raw.count(b"\n", 0, exc.start) + 1
+        raise ContentError(name, bad, "the file is not UTF-8 (saved as Shift_JIS?); "
+                           "save it as UTF-8") from exc
+    try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        at = text.count("\n", 0, exc.position) + 1
+        raise ContentError(name, at, f"character U+{exc.character:04X} is not allowed "
+                           "in YAML; remove it") from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -113,7 +129,7 @@ class Checker:
             return False
         for key in node:
             if key not in allowed:
-                self.error(node.line_of(key), f"unknown key {key!r} in {what}; "
+                self.error(key_line(node, key), f"unknown key {key!r} in {what}; "
                            f"allowed: {', '.join(sorted(allowed))}")
         return True
 
@@ -125,6 +141,16 @@ class Checker:
             self.error(line, f"{what} must be a list of texts")
             return ()
         return tuple(node)
+
+
+def key_line(node: Any, key: Any) -> int:
+    """Return the line where a mapping's `key` is written, when known."""
+    return node.line_of(key) if isinstance(node, LineDict) else line_of(node)
+
+
+def item_lines(node: Any) -> list[int]:
+    """Return the line of each item of a loaded YAML sequence, when known."""
+    return node.item_lines if isinstance(node, LineList) else [line_of(node)] * len(node)
 
 
 def line_of(node: Any, default: int = 0) -> int:

@@ -43,6 +43,8 @@ def fresh_postgres() -> str:
                     "postgresql://postgres@127.0.0.1:5432/test")
     engine = create_engine(database_url(url))
     metadata.drop_all(engine)
+    with engine.begin() as conn:  # the schema's version too: the next Store migrates afresh
+        conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     engine.dispose()
     return url
 

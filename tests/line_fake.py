@@ -45,13 +45,22 @@ def _like_line(path: str) -> Callable[[dict], tuple[int, dict]]:
 
 
 class FakeLine:
-    """A Messaging API on loopback: answers like LINE, records every request."""
+    """A Messaging API on loopback: answers like LINE, records every request.
+
+    As LINE does, it takes a reply token once (a second use gets 400 "Invalid reply
+    token") and a push's retry key once (a repeat gets 409). `accepted` lists the
+    requests it took: what the person really received.
+    """
 
     def __init__(self) -> None:
         self.server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
-        self.behaviour: dict[str, Callable[[dict], tuple[int, dict]]] = {}
+        self.behaviour: dict[str, Callable[[dict], tuple]] = {}
         self.delay: dict[str, float] = {}
         self.received: list[tuple[str, dict, dict]] = []
+        self.accepted: list[tuple[str, dict, dict]] = []
+        self._used: set[str] = set()
+        self.issued: dict[str, float] = {}  # reply token -> when LINE sent it (if tracked)
+        self.token_life: float | None = None  # tokens older than this are refused
         self._lock = threading.Lock()
 
     @property
@@ -81,12 +90,32 @@ class FakeLine:
     def _handler(self, path: str) -> Callable[[Request], Response]:
         def handle(request: Request) -> Response:
             body = json.loads(request.get_data(as_text=True) or "{}")
+            headers = dict(request.headers)
             with self._lock:
-                self.received.append((path, body, dict(request.headers)))
+                self.received.append((path, body, headers))
             time.sleep(self.delay.get(path, 0))
-            status, answer = self.behaviour.get(path, _like_line(path))(body)
-            return Response(json.dumps(answer), status, content_type="application/json")
+            status, answer, *extra = self.behaviour.get(path, _like_line(path))(body)
+            if 200 <= status < 300:
+                once = body.get("replyToken") if path == REPLY else \
+                    headers.get("X-Line-Retry-Key") if path == PUSH else None
+                with self._lock:
+                    expired = path == REPLY and self.token_life is not None and \
+                        time.time() - self.issued.get(once or "", time.time()) > self.token_life
+                    if once and (once in self._used or expired):
+                        status, answer = ((400, {"message": "Invalid reply token"}) if path == REPLY
+                                          else (409, {"message": "The retry key is already accepted"}))
+                    else:
+                        if once:
+                            self._used.add(once)
+                        self.accepted.append((path, body, headers))
+            return Response(json.dumps(answer), status, content_type="application/json",
+                            headers=extra[0] if extra else None)
         return handle
+
+    def delivered(self) -> list[dict]:
+        """The message requests LINE took (reply or push), in order."""
+        with self._lock:
+            return [b for p, b, _ in self.accepted if p in (REPLY, PUSH)]
 
     def requests(self, path: str) -> list[tuple[dict, dict]]:
         """The bodies and headers received on one endpoint, in order."""

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.dispatch import stored_inbound
+from bot.channels.base import stored_inbound
 from bot.store import QueuedEvent, Store
 
 from .conftest import SECRET, TEST_FLOWS, TOKEN
 from .editor.conftest import Workspace
-from .line_fake import REPLY, LineUser, sign
+from .line_fake import PUSH, REPLY, LineUser, sign
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,6 +96,8 @@ def test_procfile_server_answers_and_resumes_orphaned_events(server, line_api):
     assert replies[1][0]["messages"][0]["text"] == "テスト用のあいさつです。"
     time.sleep(0.3)
     assert len(line_api.requests(REPLY)) == 2
+    # 10 MB: a 413 the client hears (before: the connection was dropped mid-upload)
+    assert post(server, " " * (10 * 1024 * 1024), "x") == 413
 
 
 def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, workspace, tmp_path):
@@ -117,3 +119,101 @@ def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, worksp
     log = log_file.read_text()
     reloaded = set(re.findall(r"\[(\d+)\] INFO bot.reload: content reloaded", log))
     assert len(reloaded) == 2, log  # both workers of the Procfile
+
+
+def start(tmp_path, env_extra: dict, name: str = "gunicorn") -> tuple[subprocess.Popen, str, Path]:
+    """Start the Procfile's server; return the process, its URL and its log file."""
+    port = free_port()
+    log_path = tmp_path / f"{name}.log"
+    env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+               DISPATCH_POLL_SECONDS="0.2", DISPATCH_SETTLE_SECONDS="0.05",
+               FLOWS_DIR=str(TEST_FLOWS), **env_extra)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env, stdout=log, stderr=log)
+    return proc, f"http://127.0.0.1:{port}", log_path
+
+
+def answering(proc: subprocess.Popen, url: str, timeout: float = 30) -> bool:
+    """Wait until the server answers HTTP; False if it died or never did."""
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            urllib.request.urlopen(url + "/callback", timeout=1)
+        except urllib.error.HTTPError:
+            return True  # 405 for GET: up
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def stop(proc: subprocess.Popen, quick: bool = False) -> None:
+    """SIGTERM (graceful), or SIGQUIT (gunicorn's quick shutdown) where only booting matters."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGQUIT if quick else signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
+def test_ten_first_boots_on_an_empty_database(tmp_path, line_api):
+    """Before migrations, both workers ran create_all at once: 5 of 20 boots crashed."""
+    from .conftest import fresh_postgres
+
+    for attempt in range(10):  # alternately SQLite and PostgreSQL, each empty
+        db = fresh_postgres() if attempt % 2 else \
+            f"sqlite:///{tmp_path / f'boot{attempt}.sqlite3'}"
+        proc, url, log = start(tmp_path, {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url})
+        try:
+            assert answering(proc, url), f"boot {attempt + 1} failed:\n{log.read_text()}"
+        finally:
+            stop(proc, quick=True)
+        assert "Worker failed to boot" not in log.read_text()
+
+
+def test_two_servers_start_together_on_a_fresh_postgres(tmp_path, line_api):
+    from .conftest import fresh_postgres
+
+    db = fresh_postgres()
+    servers = [start(tmp_path, {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url}, f"s{i}")
+               for i in range(2)]
+    try:
+        for proc, url, log in servers:
+            assert answering(proc, url), log.read_text()
+        user = LineUser(None, SECRET)
+        for _, url, _ in servers:
+            body = user.body(user.follow())
+            assert post(url, body, sign(body, SECRET)) == 200
+        assert len(line_api.wait_for(REPLY, 2)) == 2
+    finally:
+        for proc, _, _ in servers:
+            stop(proc)
+
+
+@pytest.mark.parametrize("how", ["SIGHUP", "SIGTERM"])
+def test_a_reload_or_deploy_mid_load_neither_resends_nor_stalls(tmp_path, line_api, how):
+    db = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
+    env = {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url, "DISPATCH_LEASE_SECONDS": "60"}
+    proc, url, log = start(tmp_path, env)
+    assert answering(proc, url), log.read_text()
+    line_api.delay[REPLY] = 0.8  # every answer is in flight for a while
+    users = [LineUser(None, SECRET, user_id="U" + format(n, "x") * 32) for n in range(1, 7)]
+    events = []
+    for u in users:
+        events += [u.follow(), u.text("自分")]
+        body = u.body(*events[-2:])
+        assert post(url, body, sign(body, SECRET)) == 200
+    line_api.wait_for(REPLY, 2)  # answers are under way
+    started = time.time()
+    if how == "SIGHUP":  # gunicorn replaces its workers gracefully
+        proc.send_signal(signal.SIGHUP)
+    else:  # a deploy: the old server stops, a new one starts
+        stop(proc)
+        proc, url, log = start(tmp_path, env, "second")
+    try:
+        line_api.wait_for(REPLY, len(events), timeout=45)
+        took = time.time() - started
+        time.sleep(1.0)
+        tokens = [b["replyToken"] for b, _ in line_api.requests(REPLY)]
+        assert sorted(tokens) == sorted(e["replyToken"] for e in events)  # each once
+        assert line_api.requests(PUSH) == []  # nothing pushed again after a restart
+        assert took < 30, f"stalled {took:.0f} s: a lease was left to expire"
+    finally:
+        stop(proc)

@@ -86,7 +86,6 @@ class Contact:
     alert_when: dict | None = None   # an alert lists it only when this holds
     offer_when: dict | None = None   # offered beyond its audience (women, ...) when this holds
     when_lines: dict[str, int] = field(default_factory=dict)
-
     name_en: str | None = None      # for people who write in English
     summary_en: str | None = None
 
@@ -204,6 +203,7 @@ class ContactsReader(yamlsrc.Checker):
         if not phones and not node.get("url"):
             self.error(line, f"contact {cid!r} needs phones or a url")
         ln = node.line_of
+        whens = {k: self.when(node.get(k), ln(k), k) for k in WHEN_KEYS}
         return Contact(
             cid, node.get("name", ""), node.get("operator", ""), node.get("summary", ""),
             tuple(p for p in phones if p), node.get("url"),
@@ -216,7 +216,8 @@ class ContactsReader(yamlsrc.Checker):
             self.choice(node.get("alerts"), ln("alerts"), "alert", ALERTS),
             self.hours(node.get("hours"), ln("hours")), node.get("source"), verified,
             enabled, node.get("disabled_reason"), line,
-            *(self.when(node.get(k), ln(k), k) for k in WHEN_KEYS),
+            match_when=whens["match_when"], first_when=whens["first_when"],
+            alert_when=whens["alert_when"], offer_when=whens["offer_when"],
             when_lines={k: ln(k) for k in WHEN_KEYS if k in node},
             name_en=node.get("name_en"), summary_en=node.get("summary_en"))
 

@@ -13,11 +13,12 @@ from ..nlu import Signals
 from .conditions import holds
 from .flows import ButtonSpec, FlowSpec, SayItem, StateSpec
 from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFER, RESERVED,
-                      DeskView, HandoffMixin)
+                      DeskView, StaffTalk)
 from .english import english_reply
 from .machine import NEXT, CompiledFlow
 from .matching import answer_button, contained_button, exact_button
 from .normalize import normalize
+from .postback import Postback
 from .safety import CHECKS, Safety
 from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
 
@@ -31,15 +32,15 @@ Classifier = Callable[[str], Signals]
 
 def button_data(state: str, button_id: str) -> str:
     """Encode a button tap so it names the state it was offered in."""
-    return f"b:{state}:{button_id}"
+    return Postback.button(state, button_id).encode()
 
 
 def command_data(name: str) -> str:
     """Encode a command button."""
-    return f"c:{name}"
+    return Postback.command(name).encode()
 
 
-class Engine(HandoffMixin):
+class Engine:
     """Runs conversations over compiled flows."""
 
     def __init__(self, flows: Mapping[str, CompiledFlow], entry: str,
@@ -52,7 +53,8 @@ class Engine(HandoffMixin):
         self.contacts = contacts
         self.classifier = classifier
         self.staff = staff  # staff hours (bot.staff.StaffDesk), for handoff messages
-        self.safety = Safety(self)
+        self.handoff = StaffTalk(self)  # staff requests, waiting, deletion
+        self.safety = Safety(self)      # danger, crisis and medical emergencies
 
     @property
     def spec(self) -> FlowSpec:
@@ -97,7 +99,7 @@ class Engine(HandoffMixin):
                 fired += [f"interrupt:{a}" for a in alarms]
                 reply.messages.extend(self.safety.alarm_messages(
                     alarms, {**conv.answers, **signals.answers()}, inbound))
-            self.while_waiting(conv, reply, inbound, desk, bool(alarms), actions)
+            self.handoff.while_waiting(conv, reply, inbound, desk, bool(alarms), actions)
             return
         if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")
@@ -117,7 +119,7 @@ class Engine(HandoffMixin):
             fired.append("command:continue")
             self.resume(conv, reply, inbound)
         elif conv.state in RESERVED and not self._command(inbound) and not stale:
-            self.confirming(conv, reply, inbound, actions, desk)
+            self.handoff.confirming(conv, reply, inbound, actions, desk)
         elif stale:
             self._restart(conv, reply, inbound, prefix=stale)
             if inbound.kind in ("text", "button"):
@@ -158,7 +160,7 @@ class Engine(HandoffMixin):
         elif conv.state in RESERVED + CHECKS:
             conv.flags.pop("asked_again", None)
             conv.flags.pop("check_about", None)
-            self._back_to(conv)
+            self.handoff.back_to(conv)
 
     def resume(self, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
         """Go on with the interview where the person was, skipping what is already known."""
@@ -179,22 +181,21 @@ class Engine(HandoffMixin):
             return "（スタンプ・画像など）"
         if inbound.kind != "button":
             return ""
-        data = inbound.data
-        if data.startswith("b:"):
-            _, state, bid = data.split(":", 2)
-            spec = self.spec.states.get(state)
-            button = next((b for b in spec.buttons if b.id == bid), None) if spec else None
+        data, tapped = inbound.data, Postback.decode(inbound.data)
+        if tapped.kind == "button":
+            spec = self.spec.states.get(tapped.state)
+            button = next((b for b in spec.buttons if b.id == tapped.name), None) if spec else None
             return f"［ボタン］{button.label}" if button else f"［ボタン］{data}"
-        if data.startswith("c:"):
-            name = data[2:]
+        if tapped.kind == "command":
+            name = tapped.name
             label = self.spec.handoff.get("label") if name == "staff" else \
                 self.spec.commands[name].label if name in self.spec.commands else name
             return f"［ボタン］{label}"
-        state, _, answer = data.rpartition(":")
-        section = {HANDOFF_CONFIRM: self.spec.handoff, DELETE_CONFIRM: self.spec.deletion}.get(state)
-        if section and answer in ("yes", "no"):
-            return f"［ボタン］{section[answer]}"
-        if data == "handoff:cancel":
+        section = {HANDOFF_CONFIRM: self.spec.handoff,
+                   DELETE_CONFIRM: self.spec.deletion}.get(tapped.state)
+        if tapped.kind == "answer" and section:
+            return f"［ボタン］{section[tapped.name]}"
+        if tapped.kind == "cancel":
             return f"［ボタン］{self.spec.handoff.get('cancel_label', data)}"
         return f"［ボタン］{inbound.text or data}"
 
@@ -246,7 +247,7 @@ class Engine(HandoffMixin):
             self._say_message(reply, "not_understood")
             self._reshow(conv, reply)
             if conv.flags["misses"] >= MISSES_BEFORE_OFFER:
-                self.offer_staff(reply)
+                self.handoff.offer_staff(reply)
 
     def learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
         """Keep what the words showed: the asked answer always, others only where unknown.
@@ -266,8 +267,9 @@ class Engine(HandoffMixin):
         return learned
 
     def _command(self, inbound: Inbound) -> str | None:
-        if inbound.kind == "button" and inbound.data.startswith("c:"):
-            name = inbound.data[2:]
+        tapped = Postback.decode(inbound.data)
+        if inbound.kind == "button" and tapped.kind == "command":
+            name = tapped.name
             return name if name in self.spec.commands or name in ("staff", "delete") else None
         said = normalize(inbound.text)
         for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
@@ -280,10 +282,11 @@ class Engine(HandoffMixin):
 
     def _tapped(self, conv: ConvState, inbound: Inbound) -> ButtonSpec | None:
         """The button tapped, if it belongs to the current question."""
-        if inbound.kind != "button" or not inbound.data.startswith("b:"):
+        data = Postback.decode(inbound.data)
+        if inbound.kind != "button" or data.kind != "button":
             return None
         state = self._state(conv)
-        _, offered_in, bid = inbound.data.split(":", 2)
+        offered_in, bid = data.state, data.name
         if offered_in == conv.state:
             return next((b for b in state.buttons if b.id == bid), None)
         # A button from an earlier message: read its label as words said now.
@@ -294,7 +297,7 @@ class Engine(HandoffMixin):
     def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound,
               inferred: bool = False) -> None:
         answers = {**conv.answers, **button.set}
-        target = self.flows[conv.flow].fire(conv.state, button.id, answers)
+        target = self.flows[conv.flow].fire(self._state(conv).name, button.id, answers)
         self._push_history(conv)
         conv.answers = answers
         read = [button.label] if inferred else []
@@ -309,14 +312,14 @@ class Engine(HandoffMixin):
 
     def _run_command(self, name: str, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
         if name == "staff":
-            self.ask_confirmation(conv, reply, HANDOFF_CONFIRM, "handoff")
+            self.handoff.ask_confirmation(conv, reply, HANDOFF_CONFIRM, "handoff")
         elif name == "delete":
-            self.ask_confirmation(conv, reply, DELETE_CONFIRM, "deletion")
+            self.handoff.ask_confirmation(conv, reply, DELETE_CONFIRM, "deletion")
         elif name == "restart":
             self._restart(conv, reply, inbound, prefix=None)
         elif name == "back":
             if conv.state in RESERVED:
-                self._back_to(conv)
+                self.handoff.back_to(conv)
                 self._enter(conv, conv.state, reply, inbound, chain=False)
                 return
             if not conv.history:
@@ -328,11 +331,12 @@ class Engine(HandoffMixin):
             self._enter(conv, step["state"], reply, inbound, chain=False)
         elif name == "help":
             if conv.state in RESERVED:
-                self._back_to(conv)
+                self.handoff.back_to(conv)
             self._say_message(reply, "help")
             self._reshow(conv, reply)
         elif name == "contacts":
             target = self.spec.commands[name].to
+            assert target is not None  # validated: the contacts command names a state
             self._push_history(conv)
             self._enter(conv, target, reply, inbound)
 
@@ -424,6 +428,7 @@ class Engine(HandoffMixin):
                 for c in self.spec.commands.values() if c.name != "back" or conv.history]
 
     def _state(self, conv: ConvState) -> StateSpec:
+        assert conv.state is not None, "a conversation in no state has no question"
         return self.flows[conv.flow].spec.states[conv.state]
 
     def _push_history(self, conv: ConvState) -> None:

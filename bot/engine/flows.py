@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import yamlsrc
-from ..yamlsrc import ContentError
+from ..yamlsrc import ContentError, item_lines, key_line
 from . import conditions, limits
 
 COMMANDS = ("restart", "back", "contacts", "help")
@@ -158,13 +158,13 @@ class _Reader(yamlsrc.Checker):
             self.error(line, "a target must be a state name or a list of {when, to}")
             return ()
         out = []
-        for item, item_line in zip(node, node.item_lines):
+        for item, item_line in zip(node, item_lines(node)):
             if self.keys(item, ROUTE_KEYS, "a route") and isinstance(item.get("to"), str):
                 out.append(Route(item["to"], self.condition(item.get("when"), item_line), item_line))
             elif isinstance(item, dict):
                 self.error(item_line, "a route needs 'to: STATE'")
         if out and out[-1].when is not None:
-            self.error(node.item_lines[-1], "the last route must have no 'when', "
+            self.error(item_lines(node)[-1], "the last route must have no 'when', "
                        "so that some route always applies")
         return tuple(out)
 
@@ -317,7 +317,7 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
     if not isinstance(states_node, dict) or not states_node:
         reader.error(doc.line_of("states"), "a flow needs 'states', a mapping of state names")
         return None, reader.errors
-    states = {n: reader.state(n, s, states_node.line_of(n)) for n, s in states_node.items()}
+    states = {n: reader.state(n, s, key_line(states_node, n)) for n, s in states_node.items()}
     start = doc.get("start")
     if start not in states:
         reader.error(doc.line_of("start"), f"start state {start!r} is not among the states")

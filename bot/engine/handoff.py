@@ -3,6 +3,9 @@
 The engine decides what to say; it changes nothing outside the conversation.
 What must happen elsewhere (queue a request, cancel it, alert staff, delete
 everything) is returned as an action for the dispatcher to carry out.
+
+`StaffTalk` is a collaborator the engine owns (`engine.handoff`), not a mixin:
+it reaches the engine only through the few things it names.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import describe_when
 from .normalize import normalize
+from .postback import Postback
 from .types import Button, ConvState, Inbound, Reply, Text
 
 if TYPE_CHECKING:
@@ -36,26 +40,31 @@ class DeskView:
     ahead: int = 0             # waiting requests staff will take first
 
 
-class HandoffMixin:
-    """Mixed into Engine: staff requests, waiting, silence, deletion."""
+class StaffTalk:
+    """The engine's collaborator for staff requests, waiting, silence and deletion."""
 
-    def _texts(self: "Engine", section: str) -> dict[str, Any]:
-        return getattr(self.spec, section)
+    def __init__(self, engine: "Engine"):
+        self.engine = engine
 
-    def _said(self: "Engine", inbound: Inbound, section: str, key: str) -> bool:
+    def _texts(self, section: str) -> dict[str, Any]:
+        return dict(getattr(self.engine.spec, section))
+
+    def _said(self, inbound: Inbound, section: str, key: str) -> bool:
         words = self._texts(section).get(key, ())
         said = normalize(inbound.text)
         return bool(said) and any(normalize(w) == said for w in words)
 
-    def _yes_no(self: "Engine", section: str, state: str) -> list[Button]:
+    def _yes_no(self, section: str, state: str) -> list[Button]:
         t = self._texts(section)
-        return [Button(t["yes"], f"{state}:yes", t["yes"]), Button(t["no"], f"{state}:no", t["no"])]
+        return [Button(t["yes"], Postback.answer(state, True).encode(), t["yes"]),
+                Button(t["no"], Postback.answer(state, False).encode(), t["no"])]
 
-    def _answered(self: "Engine", inbound: Inbound, section: str, state: str) -> str | None:
+    def _answered(self, inbound: Inbound, section: str, state: str) -> str | None:
         t = self._texts(section)
         said = normalize(inbound.text)
-        if inbound.data in (f"{state}:yes", f"{state}:no"):
-            return inbound.data.rsplit(":", 1)[1]
+        tapped = Postback.decode(inbound.data)
+        if tapped.kind == "answer" and tapped.state == state:
+            return tapped.name
         if said and said == normalize(t["yes"]):
             return "yes"
         if said and said == normalize(t["no"]):
@@ -64,7 +73,7 @@ class HandoffMixin:
 
     # -- asking ------------------------------------------------------------------
 
-    def ask_confirmation(self: "Engine", conv: ConvState, reply: Reply, state: str,
+    def ask_confirmation(self, conv: ConvState, reply: Reply, state: str,
                          section: str) -> None:
         """Ask before handing over or deleting; remember where to come back to."""
         if conv.state not in RESERVED:
@@ -73,13 +82,13 @@ class HandoffMixin:
         reply.messages.append(Text(self._texts(section)["confirm"]))
         reply.buttons = self._yes_no(section, state)
 
-    def confirming(self: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
+    def confirming(self, conv: ConvState, reply: Reply, inbound: Inbound,
                    actions: list[str], desk: DeskView) -> None:
         """The answer to a confirmation question."""
-        section = "handoff" if conv.state == HANDOFF_CONFIRM else "deletion"
-        answer = self._answered(inbound, section, conv.state)
+        state = conv.state or HANDOFF_CONFIRM
+        section = "handoff" if state == HANDOFF_CONFIRM else "deletion"
+        answer = self._answered(inbound, section, state)
         if answer is None:  # neither yes nor no: ask again
-            state = conv.state
             reply.messages.append(Text(self._texts(section)["confirm"]))
             reply.buttons = self._yes_no(section, state)
             return
@@ -90,28 +99,30 @@ class HandoffMixin:
             return
         if section == "handoff" and answer == "yes":
             actions.append(REQUEST)
-            self._back_to(conv)
+            self.back_to(conv)
             self.tell_waiting(reply, inbound, DeskView("waiting", desk.ahead), conv)
             return
         reply.messages.append(Text(self._texts(section)["declined" if section == "handoff"
                                                          else "kept"]))
-        self._back_to(conv)
-        self._reshow(conv, reply)
+        self.back_to(conv)
+        self.engine._reshow(conv, reply)
 
-    def _back_to(self: "Engine", conv: ConvState) -> None:
+    def back_to(self, conv: ConvState) -> None:
+        """Leave a confirmation question for the state it interrupted."""
         resume = conv.flags.pop("resume_state", None)
-        spec = self.flows[conv.flow].spec
+        spec = self.engine.flows[conv.flow].spec
         conv.state = resume if resume in spec.states else spec.start
 
     # -- waiting and claimed -----------------------------------------------------
 
-    def tell_waiting(self: "Engine", reply: Reply, inbound: Inbound, desk: DeskView,
+    def tell_waiting(self, reply: Reply, inbound: Inbound, desk: DeskView,
                      conv: ConvState, again: bool = False) -> None:
         """Say that staff will answer, roughly when, and how to go back to the bot."""
         t = self._texts("handoff")
         now = inbound.at
-        if self.staff is not None and not self.staff.open_at(now):
-            nxt = self.staff.next_open(now)
+        staff, contacts = self.engine.staff, self.engine.contacts
+        if staff is not None and not staff.open_at(now):
+            nxt = staff.next_open(now)
             when = describe_when(nxt, now).removesuffix("から") if nxt else "受付の再開時"
             # Someone in crisis or danger is never told to wait: the lines open now come first.
             alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None)
@@ -119,45 +130,46 @@ class HandoffMixin:
             reply.messages.append(Text(t[key].replace("{next}", when)))
             spec = {"alert": alarm, "open_only": True, "limit": 3} if key != "after_hours" else \
                 {"match": True, "open_only": True, "limit": 3}
-            if self.contacts is not None:
-                reply.messages.extend(self.contacts(spec, conv.answers, inbound))
+            if contacts is not None:
+                reply.messages.extend(contacts(spec, conv.answers, inbound))
         else:
-            minutes = (desk.ahead + 1) * (self.staff.minutes_per_person if self.staff else 10)
+            minutes = (desk.ahead + 1) * (staff.minutes_per_person if staff else 10)
             key = "still_waiting" if again else "waiting"
             reply.messages.append(Text(t[key].replace("{ahead}", str(desk.ahead))
                                        .replace("{minutes}", str(minutes))))
-        reply.buttons = [Button(t["cancel_label"], "handoff:cancel", t["cancel_label"])]
+        reply.buttons = [Button(t["cancel_label"], Postback.cancel().encode(), t["cancel_label"])]
 
-    def while_waiting(self: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
+    def while_waiting(self, conv: ConvState, reply: Reply, inbound: Inbound,
                       desk: DeskView, alarmed: bool, actions: list[str]) -> None:
         """A message while the request waits: cancel, or a reminder that staff will come."""
-        if inbound.data == "handoff:cancel" or self._said(inbound, "handoff", "cancel_words"):
+        cancel = Postback.decode(inbound.data).kind == "cancel"
+        if cancel or self._said(inbound, "handoff", "cancel_words"):
             actions.append(CANCEL)
             reply.messages.append(Text(self._texts("handoff")["cancelled"]))
-            self._reshow(conv, reply)
+            self.engine._reshow(conv, reply)
         elif not alarmed:
             self.tell_waiting(reply, inbound, desk, conv, again=True)
         else:
-            reply.buttons = [Button(self._texts("handoff")["cancel_label"], "handoff:cancel",
-                                    self._texts("handoff")["cancel_label"])]
+            label = self._texts("handoff")["cancel_label"]
+            reply.buttons = [Button(label, Postback.cancel().encode(), label)]
 
-    def offer_staff(self: "Engine", reply: Reply, say: bool = True) -> None:
+    def offer_staff(self, reply: Reply, say: bool = True) -> None:
         """Offer a human: after an alert, or when the bot failed to understand twice."""
         t = self._texts("handoff")
         if not t:
             return
         if say:
             reply.messages.append(Text(t["offer"]))
-        button = Button(t["label"], "c:staff", t["label"])
+        button = Button(t["label"], Postback.command("staff").encode(), t["label"])
         if all(b.data != button.data for b in reply.buttons):
             reply.buttons = (reply.buttons + [button])[-13:]
 
-    def resumed(self: "Engine", conv: ConvState | None, at: datetime, key: str) -> Any:
+    def resumed(self, conv: ConvState | None, at: datetime, key: str) -> tuple[ConvState, Reply]:
         """After staff returned or closed the conversation: tell the person, start afresh."""
-        conv = self.new_conversation() if conv is None else conv
+        conv = self.engine.new_conversation() if conv is None else conv
         reply = Reply([Text(self._texts("handoff")[key])])
         inbound = Inbound("follow", at)
-        self._restart(conv, reply, inbound, prefix=None)
+        self.engine._restart(conv, reply, inbound, prefix=None)
         conv.flags = {k: v for k, v in conv.flags.items() if k in ("danger", "crisis")}
         conv.last_active = at
         return conv, reply

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..nlu import MAYBE, SURE, Signals
 from .normalize import normalize
+from .postback import Postback
 from .types import Button, ConvState, Inbound, Reply, Text
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ CHECK = {"crisis": "@check_crisis", "danger": "@check_danger"}
 CHECKS = tuple(CHECK.values())
 ORDER = ("medical", "danger", "crisis")   # 119 first, then 110, then the crisis lines
 HELPERS = ("guardian", "school", "friend")  # writing about someone else
-CONTINUE = "c:continue"
+CONTINUE = Postback.command("continue").encode()
 QUIET = timedelta(hours=6)  # after a "no", the same question is not asked again this soon
 DETECTIONS_MAX = 20
 
@@ -94,7 +95,7 @@ class Safety:
             reply.messages.append(Text(t["after_alarm"]))
         buttons = [Button(t["continue_label"], CONTINUE, t["continue_label"])] if t else []
         reply.buttons = buttons
-        self.engine.offer_staff(reply, say=False)
+        self.engine.handoff.offer_staff(reply, say=False)
 
     def wants_to_go_on(self, inbound: Inbound) -> bool:
         """The person tapped or wrote that they want to go on with the interview."""
@@ -139,14 +140,14 @@ class Safety:
 
     def _yes_no(self, alarm: str) -> list[Button]:
         t = self.texts
-        return [Button(t["yes"], f"{CHECK[alarm]}:yes", t["yes"]),
-                Button(t["no"], f"{CHECK[alarm]}:no", t["no"])]
+        return [Button(t[a], Postback.answer(CHECK[alarm], a == "yes").encode(), t[a])
+                for a in ("yes", "no")]
 
     def answered(self, conv: ConvState, inbound: Inbound) -> str | None:
         """yes, no, or None when the answer is not clear."""
-        state = conv.state or ""
-        if inbound.data in (f"{state}:yes", f"{state}:no"):
-            return inbound.data.rsplit(":", 1)[1]
+        tapped = Postback.decode(inbound.data)
+        if tapped.kind == "answer" and tapped.state == conv.state:
+            return tapped.name
         said = normalize(inbound.text)
         if not said:
             return None

@@ -138,14 +138,14 @@ def _read_file(doc: Any, name: str) -> tuple[FieldExamples | None, list[ContentE
         return fx, check.errors
     allowed = labels_of(fx.name)
     for label, items in labels.items():
-        line = labels.line_of(label)
+        line = yamlsrc.key_line(labels, label)
         if label not in allowed:
             check.error(line, f"{label!r} is not a label of {fx.name}; allowed: {', '.join(allowed)}")
             continue
         if not isinstance(items, list):
             check.error(line, f"label {label!r} needs a list of messages")
             continue
-        for text, item_line in zip(items, items.item_lines):
+        for text, item_line in zip(items, yamlsrc.item_lines(items)):
             if not isinstance(text, str) or not text.strip():
                 check.error(item_line, "an example must be a non-empty text")
                 continue

@@ -83,25 +83,24 @@ def compile_pattern(text: str) -> Pattern:
 
 def _piece(part: str) -> tuple[PatternWord, ...]:
     if part.startswith("="):
-        words = analyse(part[1:], folded=True).words()
-        if not words:
+        exact = analyse(part[1:], folded=True).words()
+        if not exact:
             raise PatternError(f"pattern part {part!r} has no words after '='")
-        return tuple(PatternWord(frozenset({"s:" + w.surface})) for w in words)
+        return tuple(PatternWord(frozenset({"s:" + w.surface})) for w in exact)
     if re.fullmatch(r"[a-z0-9'’* ]+", part):
-        words = []
+        latin: list[PatternWord] = []
         for w in part.split():
             w = w.replace("'", "").replace("’", "")
             if w.endswith("*"):
                 if len(w) < 4:
                     raise PatternError(f"'{w}' is too short to end in '*' (at least 3 letters)")
-                words.append(PatternWord(frozenset(), w[:-1]))
+                latin.append(PatternWord(frozenset(), w[:-1]))
             else:
-                words.append(PatternWord(frozenset({"s:" + w})))
-        return tuple(words)
+                latin.append(PatternWord(frozenset({"s:" + w})))
+        return tuple(latin)
     if "*" in part:
         raise PatternError(f"'*' is for English words only: {part!r}")
-    analysed = analyse(part, folded=True)
-    words = tuple(_pattern_word(w) for w in analysed.words())
+    words = tuple(_pattern_word(w) for w in analyse(part, folded=True).words())
     if not words:
         raise PatternError(f"pattern part {part!r} has no words")
     return words

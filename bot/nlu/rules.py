@@ -1,6 +1,7 @@
 """keywords.yaml: the editors' rules, read and checked with file:line errors."""
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,17 +37,17 @@ class Rule:
     set: dict[str, Any]
     line: int = 0
 
-    def fires(self, found: set[int]) -> bool:
+    def fires(self, found: Set[int]) -> bool:
         """Does the rule fire, given the patterns found in a message?"""
         return self.matches(found) and found.isdisjoint(self.none)
 
-    def matches(self, found: set[int]) -> bool:
+    def matches(self, found: Set[int]) -> bool:
         """Are its `any` and `all` patterns there (whatever its `none` says)?"""
         if self.any and found.isdisjoint(self.any):
             return False
         return not any(found.isdisjoint(group) for group in self.all)
 
-    def held_back(self, found: set[int]) -> bool:
+    def held_back(self, found: Set[int]) -> bool:
         """Its words are there, but so is one of its `none` patterns (a film, a joke)."""
         return bool(self.none) and self.matches(found) and not found.isdisjoint(self.none)
 

@@ -1,9 +1,14 @@
 """The browser simulator at /simulator: the real engine and content, as LINE would show them.
 
+What the editor does goes through the local channel: the same inbox,
+dispatcher, engine and desk as LINE (asking for staff queues a request in the
+console, and a staff reply appears here).
+
 On in local development (no LINE channel configured). With a LINE channel it
 is off unless SIMULATOR=on and SIMULATOR_PASSWORD are set; it then asks for
-that password (HTTP Basic, user "editor"). The API takes JSON only, which a
-form on another site cannot send.
+that password (HTTP Basic, user "editor"), with failures rate-limited like the
+console's logins. The API takes JSON only, which a form on another site cannot
+send.
 """
 from __future__ import annotations
 
@@ -15,12 +20,13 @@ from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, jsonify, render_template, request, session
 
-from ..channels.line.render import render
+from ..channels.local import Delivered, LocalConversation
 from ..clock import JST, read_time
-from ..engine import ContactCard, ConvKey, Inbound, Outcome
+from ..console.auth import locked_out
 
 logger = logging.getLogger(__name__)
-bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates")
+bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates",
+               static_folder="static", static_url_path="/static")
 
 
 def mode(app: Flask) -> str:
@@ -49,36 +55,42 @@ def guard() -> Any:
     if current_app.extensions["simulator_mode"] == "login":
         auth = request.authorization
         password = current_app.config["SIMULATOR_PASSWORD"]
+        operators = current_app.extensions["bot"].store.operators
+        ip = request.remote_addr or "?"
+        if locked_out(operators, "simulator:editor", ip):
+            return "Too many failed logins; try again later", 429
         if not (auth and auth.username == "editor" and auth.password
                 and hmac.compare_digest(auth.password.encode(), password.encode())):
+            if auth:
+                operators.failed("simulator:editor", ip)
             return ("Login required", 401, {"WWW-Authenticate": 'Basic realm="simulator"'})
     if request.method == "POST" and not request.is_json:
         abort(415)
     return None
 
 
-def _key() -> str:
+def _person() -> LocalConversation:
     if "sim_id" not in session:
-        session["sim_id"] = secrets.token_hex(8)
-    return str(ConvKey("sim", session["sim_id"]))
+        session["sim_id"] = "sim-" + secrets.token_hex(8)
+    return LocalConversation(current_app.extensions["bot"], session["sim_id"])
 
 
-def _view(outcome: Outcome | None, at: datetime) -> dict[str, Any]:
+def _view(person: LocalConversation | None, delivered: list[Delivered], at: datetime) -> dict[str, Any]:
     services = current_app.extensions["bot"]
     view: dict[str, Any] = {"content_errors": [str(e) for e in services.content_errors],
                             "at": at.isoformat()}
-    if outcome is None:
+    if person is None:
         return view
-    batches = render(outcome.reply)  # exactly what LINE would receive
-    view["messages"] = [m["text"] for batch in batches for m in batch]
-    items = batches[-1][-1].get("quickReply", {}).get("items", []) if batches else []
-    view["buttons"] = [{"label": i["action"]["label"], "data": i["action"]["data"],
-                        "text": i["action"]["displayText"]} for i in items]
-    conv = outcome.conv
-    view.update(state=conv.state, answers=conv.answers, fired=outcome.fired,
-                flags={k: v for k, v in conv.flags.items() if k in ("danger", "crisis")},
-                windows=[{"id": m.contact_id, "title": m.title, "open_now": m.open_now}
-                         for m in outcome.reply.messages if isinstance(m, ContactCard)])
+    view["messages"] = [t for d in delivered for t in d.texts()]
+    answer = [d for d in delivered if not d.pushed]
+    view["buttons"] = delivered[-1].buttons() if delivered else []
+    view["last"] = delivered[-1].id if delivered else person.channel.last_id(person.key)
+    conv = services.store.load(str(person.key))
+    view.update(state=conv.state if conv else None, answers=conv.answers if conv else {},
+                fired=[f for d in answer for f in d.fired],
+                flags={k: v for k, v in (conv.flags if conv else {}).items()
+                       if k in ("danger", "crisis")},
+                windows=[w for d in answer for w in d.windows])
     return view
 
 
@@ -99,23 +111,30 @@ def turn() -> Any:
         return jsonify(error=str(exc)), 400
     kind = body.get("kind")
     if kind not in ("follow", "text", "button") or services.engine is None:
-        return jsonify(_view(None, at), error="the content has errors" if kind else "bad kind"), 400
-    key = _key()
-    conv = None if kind == "follow" else services.store.load(key)
-    outcome = services.engine.handle(conv, Inbound(kind, at, text=str(body.get("text", "")),
-                                                   data=str(body.get("data", ""))))
-    services.store.save(key, outcome.conv)
-    return jsonify(_view(outcome, at))
+        return jsonify(_view(None, [], at),
+                       error="the content has errors" if kind else "bad kind"), 400
+    person = _person()
+    delivered = person.act(kind, at, text=str(body.get("text", "")), data=str(body.get("data", "")))
+    return jsonify(_view(person, delivered, at))
+
+
+@bp.get("/api/messages")
+def messages() -> Any:
+    """What arrived since `after` without the editor acting: staff replies."""
+    person = _person()
+    delivered = person.since(request.args.get("after", 0, type=int))
+    return jsonify(_view(person, delivered, datetime.now(JST)))
 
 
 @bp.post("/api/reset")
 def reset() -> Any:
-    """Forget the simulated conversation."""
-    current_app.extensions["bot"].store.forget(_key())
+    """Forget the simulated conversation (and start a new one)."""
+    current_app.extensions["bot"].store.forget(str(_person().key))
+    session.pop("sim_id", None)
     return jsonify(ok=True)
 
 
 @bp.get("/api/status")
 def status() -> Any:
     """The content errors of the last refused edit, for the page to show."""
-    return jsonify(_view(None, datetime.now(JST)))
+    return jsonify(_view(None, [], datetime.now(JST)))

@@ -1,11 +1,12 @@
 """Handoffs to staff and the transcript, behind one small interface."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
-from sqlalchemy import Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
 from .schema import audit, handoffs, messages
 
@@ -52,31 +53,44 @@ class Handoffs:
     def __init__(self, engine: Engine):
         self.engine = engine
 
+    @contextlib.contextmanager
+    def _tx(self, conn: Connection | None) -> Iterator[Connection]:
+        """The caller's transaction, or a new one: lets a decision write everything at once."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.engine.begin() as new:
+                yield new
+
     # -- the queue -------------------------------------------------------------
 
-    def open_for(self, key: str) -> Handoff | None:
+    def open_for(self, key: str, conn: Connection | None = None) -> Handoff | None:
         """The conversation's open handoff (waiting or claimed), if any."""
-        with self.engine.connect() as conn:
+        with self._tx(conn) as conn:
             row = conn.execute(select(handoffs).where(handoffs.c.conv_key == key,
                                                       handoffs.c.status.in_(OPEN))
                                .order_by(handoffs.c.id.desc()).limit(1)).first()
         return _handoff(row) if row else None
 
-    def get(self, handoff_id: int) -> Handoff | None:
-        with self.engine.connect() as conn:
+    def get(self, handoff_id: int, conn: Connection | None = None) -> Handoff | None:
+        """One handoff by id."""
+        with self._tx(conn) as conn:
             row = conn.execute(select(handoffs).where(handoffs.c.id == handoff_id)).first()
         return _handoff(row) if row else None
 
-    def request(self, key: str, priority: int, now: float | None = None) -> tuple[Handoff, bool]:
+    def request(self, key: str, priority: int, now: float | None = None,
+                conn: Connection | None = None) -> tuple[Handoff, bool]:
         """Put the conversation in the queue; return its handoff and whether it is new."""
-        existing = self.open_for(key)
-        if existing:
-            return existing, False
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
+            existing = self.open_for(key, conn)
+            if existing:
+                return existing, False
             new_id = conn.execute(insert(handoffs).values(
                 conv_key=key, status="waiting", priority=priority,
-                requested_at=time.time() if now is None else now).returning(handoffs.c.id)).scalar()
-        return self.get(new_id), True
+                requested_at=time.time() if now is None else now).returning(handoffs.c.id)).scalar_one()
+            new = self.get(new_id, conn)
+        assert new is not None
+        return new, True
 
     def queue(self) -> list[Handoff]:
         """Open handoffs: waiting ones by priority then waiting time, then the claimed ones."""
@@ -88,12 +102,14 @@ class Handoffs:
     def waiting(self) -> int:
         """How many requests wait for staff."""
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(handoffs)
-                                .where(handoffs.c.status == "waiting")).scalar()
+            return int(conn.execute(select(func.count()).select_from(handoffs)
+                                    .where(handoffs.c.status == "waiting")).scalar_one())
 
-    def ahead_of(self, handoff: Handoff) -> int:
+    def ahead_of(self, handoff: Handoff, conn: Connection | None = None) -> int:
         """How many waiting requests staff will take before this one."""
-        waiting = [h for h in self.queue() if h.status == "waiting"]
+        with self._tx(conn) as conn:
+            rows = conn.execute(select(handoffs).where(handoffs.c.status == "waiting")).all()
+        waiting = sorted((_handoff(r) for r in rows), key=lambda h: (-h.priority, h.requested_at))
         return next((i for i, h in enumerate(waiting) if h.id == handoff.id), len(waiting))
 
     def claim(self, handoff_id: int, operator: str, takeover: bool = False) -> str:
@@ -117,21 +133,22 @@ class Handoffs:
             return "held"
         return "taken_over" if current.status == "claimed" else "claimed"
 
-    def end(self, handoff_id: int, status: str, by: str) -> bool:
+    def end(self, handoff_id: int, status: str, by: str, conn: Connection | None = None) -> bool:
         """Return to the bot, close, or cancel an open handoff; False if it had already ended."""
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             return conn.execute(update(handoffs).where(handoffs.c.id == handoff_id,
                                                        handoffs.c.status.in_(OPEN))
                                 .values(status=status, ended_at=time.time(), ended_by=by)).rowcount == 1
 
-    def raise_priority(self, handoff_id: int, priority: int) -> None:
+    def raise_priority(self, handoff_id: int, priority: int, conn: Connection | None = None) -> None:
         """Move a request up the queue (crisis and danger words)."""
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             conn.execute(update(handoffs).where(handoffs.c.id == handoff_id,
                                                 handoffs.c.priority < priority)
                          .values(priority=priority))
 
     def set_display_name(self, handoff_id: int, name: str) -> None:
+        """Keep the person's display name (only when CONSOLE_SHOW_PROFILE is on)."""
         with self.engine.begin() as conn:
             conn.execute(update(handoffs).where(handoffs.c.id == handoff_id).values(display_name=name))
 
@@ -139,13 +156,13 @@ class Handoffs:
 
     def record(self, key: str, direction: str, text: str, at: float, *, handoff_id: int | None = None,
                operator: str | None = None, status: str = "sent", retry_key: str | None = None,
-               error: str | None = None) -> int:
+               error: str | None = None, conn: Connection | None = None) -> int:
         """Add one line to the conversation's transcript."""
-        with self.engine.begin() as conn:
-            return conn.execute(insert(messages).values(
+        with self._tx(conn) as conn:
+            return int(conn.execute(insert(messages).values(
                 conv_key=key, handoff_id=handoff_id, at=at, direction=direction, text=text,
                 operator=operator, status=status, retry_key=retry_key, error=error)
-                .returning(messages.c.id)).scalar()
+                .returning(messages.c.id)).scalar_one())
 
     def transcript(self, key: str, after: int = 0) -> list[Line]:
         """The conversation's lines after id `after`, oldest first."""
@@ -157,6 +174,7 @@ class Handoffs:
                      r.handoff_id) for r in rows]
 
     def line(self, line_id: int) -> Line | None:
+        """One transcript line by id."""
         with self.engine.connect() as conn:
             r = conn.execute(select(messages).where(messages.c.id == line_id)).first()
         return Line(r.id, r.at, r.direction, r.text, r.operator, r.status, r.retry_key, r.error,
@@ -171,18 +189,20 @@ class Handoffs:
     # -- audit, retention, deletion ----------------------------------------------
 
     def audit(self, operator: str | None, action: str, key: str | None = None,
-              handoff_id: int | None = None, detail: str | None = None) -> None:
+              handoff_id: int | None = None, detail: str | None = None,
+              conn: Connection | None = None) -> None:
         """Record who did what, when; never message text."""
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             conn.execute(insert(audit).values(at=time.time(), operator=operator, action=action,
                                               conv_key=key, handoff_id=handoff_id, detail=detail))
 
     def audit_log(self, key: str | None = None) -> list[Any]:
+        """The audit rows, oldest first (of one conversation if `key` is given)."""
         with self.engine.connect() as conn:
             q = select(audit).order_by(audit.c.id)
             if key is not None:
                 q = q.where(audit.c.conv_key == key)
-            return conn.execute(q).all()
+            return list(conn.execute(q).all())
 
     def purge(self, before: float) -> int:
         """Delete transcript lines older than `before`, and handoffs that ended before it."""
@@ -192,13 +212,13 @@ class Handoffs:
                                                 handoffs.c.ended_at < before))
         return n
 
-    def pseudonymize(self, key: str, pseudonym: str) -> None:
+    def pseudonymize(self, key: str, pseudonym: str, conn: Connection | None = None) -> None:
         """Keep the audit log, but no longer linked to a deleted conversation."""
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             conn.execute(update(audit).where(audit.c.conv_key == key).values(conv_key=pseudonym))
 
-    def forget(self, key: str) -> None:
+    def forget(self, key: str, conn: Connection | None = None) -> None:
         """Delete the transcript and handoffs of a conversation."""
-        with self.engine.begin() as conn:
+        with self._tx(conn) as conn:
             conn.execute(delete(messages).where(messages.c.conv_key == key))
             conn.execute(delete(handoffs).where(handoffs.c.conv_key == key))

@@ -1,8 +1,12 @@
-"""Tables: conversations (state, answers, a processing lease) and the inbox of events."""
+"""Tables: conversations (state, answers, a processing lease) and the inbox of events.
+
+This is the schema at the newest migration (`bot/store/migrations/versions`);
+change it only together with a new migration.
+"""
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, Float, Index, Integer, MetaData, String,
-                        Table, Text)
+from sqlalchemy import (JSON, BigInteger, Boolean, Column, Float, Index, Integer, MetaData,
+                        String, Table, Text)
 
 metadata = MetaData()
 
@@ -29,7 +33,8 @@ inbox = Table(
     Column("conv_key", String(200), nullable=False),
     Column("ts_ms", BigInteger, nullable=False),
     Column("received_at", Float, nullable=False),
-    # pending -> decided (state saved, reply rendered) -> done; or failed
+    # pending -> decided (state saved, reply rendered) -> sending -> done; or failed.
+    # "sending" is recorded before each send: found after a crash, its outcome is unknown.
     Column("status", String(20), nullable=False, default="pending"),
     Column("inbound", JSON),        # the person's message: cleared once processed
     Column("delivery", JSON),       # channel data (reply token): cleared once processed
@@ -37,6 +42,10 @@ inbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_try_at", Float, nullable=False, default=0.0),
     Column("error", Text),
+    Column("sent_batches", Integer, nullable=False, default=0),  # requests LINE has taken
+    Column("sending_at", Float),    # when the last send began
+    Column("safety", Boolean, nullable=False, default=False),  # the reply carries crisis/danger help
+    Column("alerted", Boolean, nullable=False, default=False),  # staff were told it is stuck
 )
 Index("ix_inbox_pending", inbox.c.status, inbox.c.next_try_at)
 Index("ix_inbox_conv", inbox.c.conv_key, inbox.c.status, inbox.c.ts_ms)
@@ -102,4 +111,38 @@ login_failures = Table(
     Column("name", String(100)),
     Column("ip", String(60)),
     Column("at", Float, nullable=False, index=True),
+)
+
+# Calls to other services that follow a decision (Slack, the profile API), written in
+# the decision's transaction and carried out after it commits, with retries.
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_try_at", Float, nullable=False, default=0.0),
+    Column("error", Text),
+)
+Index("ix_outbox_due", outbox.c.next_try_at)
+
+# What the local channel (terminal chat, simulator) "delivered": read back by them.
+local_messages = Table(
+    "local_messages", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conv_key", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("retry_key", String(64), unique=True),  # a repeated push is stored once
+)
+Index("ix_local_messages_conv", local_messages.c.conv_key, local_messages.c.id)
+
+# Console sessions live here, so that logging out ends them for any copy of the cookie.
+console_sessions = Table(
+    "console_sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("operator_id", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("seen_at", Float, nullable=False),  # the operator's last own action (not polling)
 )

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot import config
 
+from ..helpers import wait_until
 from ..line_fake import PROFILE
 from .conftest import STAFF_HOURS, Person, login
 
@@ -21,6 +22,7 @@ def test_display_name_is_shown_when_configured(make_app, line_api):
     app.extensions["bot"].store.operators.create("alice", generate_password_hash("alice-long-password"))
     someone = Person(app, line_api, STAFF_HOURS)
     someone.asks_for_staff()
-    assert len(line_api.requests(PROFILE)) == 1
+    assert wait_until(lambda: app.extensions["bot"].store.handoffs.queue()[0].display_name)
+    assert len(line_api.requests(PROFILE)) == 1  # fetched after the decision, from the outbox
     page = login(app, "alice").get("/console").get_data(as_text=True)
     assert "山田花子" in page and "https://profile.example/picture" not in page

@@ -9,7 +9,7 @@ from .conftest import claimed, login, post
 
 
 def test_a_bot_reply_still_in_retry_is_withheld_once_staff_claim(bot, person, line_api, caplog):
-    caplog.set_level(logging.INFO, logger="bot.dispatch")
+    caplog.set_level(logging.INFO, logger="bot.handling")
     person.asks_for_staff()
     person.says("ボットに戻る")  # back with the bot, no request open
     line_api.behaviour[REPLY] = lambda b: (500, {"message": "Internal error"})
@@ -35,5 +35,5 @@ def test_a_staff_reply_too_long_for_line_is_refused_with_a_reason(bot, person, l
     alice, page = claimed(bot)
     resp = post(alice, f"{page}/reply", page, text="あ" * 26000)
     assert resp.status_code == 400
-    assert "too long for one LINE message request" in alice.get(page).get_data(as_text=True)
+    assert "too long for one message request" in alice.get(page).get_data(as_text=True)
     assert line_api.requests(PUSH) == []

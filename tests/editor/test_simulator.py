@@ -52,7 +52,7 @@ def test_reset_deletes_the_simulated_conversation(make_app, workspace):
     client.post("/simulator/api/turn", json={"kind": "follow"})
     client.post("/simulator/api/turn", json={"kind": "text", "text": "自分"})
     with client.session_transaction() as sess:
-        key = f"sim:{sess['sim_id']}"
+        key = f"local:{sess['sim_id']}"
     store = app.extensions["bot"].store
     assert store.load(key).answers == {"audience": "self"}
     client.post("/simulator/api/reset", json={})

@@ -57,13 +57,14 @@ def test_forget_deletes_transcript_and_handoffs_and_unlinks_the_audit(database):
     assert [r.conv_key for r in store.handoffs.audit_log()] == ["deleted:abc"]
 
 
-def test_failed_logins_are_counted_by_name_or_address(database):
+def test_failed_logins_are_counted_by_name_and_address(database):
     operators = Store(database).operators
     for _ in range(3):
         operators.failed("alice", "10.0.0.1")
-    assert operators.recent_failures("alice", "10.9.9.9", 60) == 3
-    assert operators.recent_failures("bob", "10.0.0.1", 60) == 3
-    assert operators.recent_failures("bob", "10.9.9.9", 60) == 0
+    assert len(operators.failures("alice", "10.0.0.1", 60)) == 3
+    assert operators.failures("alice", "10.9.9.9", 60) == []  # elsewhere: not counted
+    assert operators.failures("bob", "10.0.0.1", 60) == []
+    assert operators.address_failures("10.0.0.1", 60) == 3
 
 
 def test_waiting_counts_only_requests_not_yet_claimed(database):

@@ -5,9 +5,11 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from bot.dispatch import stored_inbound
+from bot.channels.base import stored_inbound
 from bot.engine import ConvState
-from bot.store import QueuedEvent, Store
+import pytest
+
+from bot.store import LeaseLost, QueuedEvent, Store
 from bot.store.schema import inbox
 
 T = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
@@ -45,12 +47,13 @@ def test_next_event_is_the_earliest_and_waits_to_settle(database):
 def test_finished_event_keeps_no_message_text(database):
     store = Store(database)
     store.enqueue([queued("E1", text="誰にも言えないこと")])
+    assert store.acquire("line:U1", "w", 30, time.time())
     ev = store.next_event("line:U1", time.time() + 1)
-    store.decide(ev, "line:U1", ConvState("main", "who"), [[{"type": "text", "text": "hi"}]])
+    store.decide(ev, "w", ConvState("main", "who"), {"batches": [[{"type": "text", "text": "hi"}]]})
     decided = store.next_event("line:U1", time.time() + 1)
     assert decided.status == "decided" and decided.inbound is None
-    assert decided.outbound == [[{"type": "text", "text": "hi"}]]
-    store.finish("E1")
+    assert decided.outbound == {"batches": [[{"type": "text", "text": "hi"}]]}
+    store.finish(decided, "w")
     assert store.next_event("line:U1", time.time() + 1) is None
     with store.engine.connect() as conn:
         rows = [tuple(r) for r in conn.exec_driver_sql("SELECT * FROM inbox")]
@@ -62,10 +65,31 @@ def test_finished_event_keeps_no_message_text(database):
 def test_failed_attempt_is_retried_later(database):
     store = Store(database)
     store.enqueue([queued("E1")])
-    store.retry_later("E1", at=time.time() + 60, error="Messaging API 500")
+    assert store.acquire("line:U1", "w", 30, time.time())
+    ev = store.next_event("line:U1", time.time() + 1)
+    store.sending(ev, "w", time.time())
+    store.retry_later(ev, "w", at=time.time() + 60, error="Messaging API 500")
     assert store.pending_keys(time.time()) == []
     assert store.pending_keys(time.time() + 61) == ["line:U1"]
-    assert store.next_event("line:U1", time.time() + 61).attempts == 1
+    again = store.next_event("line:U1", time.time() + 61)
+    assert again.attempts == 1 and again.status == "pending"
+
+
+def test_writes_need_the_lease(database):
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    assert store.acquire("line:U1", "a", 30, now=1000.0)
+    ev = store.next_event("line:U1", time.time() + 1)
+    assert store.acquire("line:U1", "b", 30, now=1031.0)  # a stalled; its lease ran out
+    for write in (lambda: store.decide(ev, "a", ConvState("main", "who"), None),
+                  lambda: store.sending(ev, "a", time.time()),
+                  lambda: store.finish(ev, "a"),
+                  lambda: store.retry_later(ev, "a", time.time(), "x")):
+        with pytest.raises(LeaseLost):
+            write()
+    assert store.next_event("line:U1", time.time() + 1).status == "pending"  # nothing written
+    store.decide(ev, "b", ConvState("main", "who"), None)
+    assert store.load("line:U1").state == "who"
 
 
 def test_lease_admits_one_owner_until_it_expires(database):

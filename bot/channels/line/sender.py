@@ -1,32 +1,39 @@
-"""Send rendered replies through the Messaging API (line-bot-sdk v3)."""
+"""Send rendered replies through the Messaging API (line-bot-sdk v3).
+
+How an answer is delivered exactly once where LINE allows it:
+
+- Batch 0 goes by reply while the reply token is surely still valid (for
+  TOKEN_TRUST seconds after the event arrived); later batches, and batch 0 after
+  that, go by push with a retry key derived from the event, so a repeated push is
+  delivered once (LINE answers 409 to a key it accepted before).
+- A reply whose outcome is unknown (a timeout, or a crash mid-call) is tried
+  again by reply with the same token while it is surely valid: if LINE refuses
+  the token then, our first try used it, and the answer was delivered.
+- Past that window the outcome of such a reply cannot be known. A safety answer
+  (crisis or danger help) is pushed again: at-least-once, it may arrive twice.
+  Any other answer is not resent: at-most-once, and the log says so.
+"""
 from __future__ import annotations
 
 import json
 import logging
-import uuid
-from typing import Any
+import time
+from typing import Any, Callable, Sequence
 
 import urllib3
 from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi,
                                   PushMessageRequest, ReplyMessageRequest,
                                   ShowLoadingAnimationRequest)
 
-from ...dispatch import SendError
 from ...engine import ConvKey, Reply
-from ...store import QueuedEvent
-from .render import Batch, render
+from ..base import Batch, Delivery, Outbound, SendError, retry_key
+from .render import render
 
 logger = logging.getLogger(__name__)
-
-# X-Line-Retry-Key must be a UUID; deriving it from the event makes every retry of
-# the same push carry the same key, so LINE delivers it at most once.
-RETRY_NAMESPACE = uuid.UUID("6f1c1c52-6f0e-4d8e-9a55-2d1b3f0c7a10")
 LOADING_SECONDS = 20
-
-
-def retry_key(event_id: str, batch: int) -> str:
-    """The retry key of one push request of one event."""
-    return str(uuid.uuid5(RETRY_NAMESPACE, f"{event_id}:{batch}"))
+TOKEN_TRUST = 45.0  # seconds after arrival a reply token is surely unexpired (LINE: ~1 min)
+# Connection never made: the request did not reach LINE, so nothing was delivered.
+_NOT_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
 
 def _line_message(exc: ApiException) -> str:
@@ -38,41 +45,81 @@ def _is_spent_token(exc: ApiException) -> bool:
     return exc.status == 400 and "reply token" in _line_message(exc).lower()
 
 
-class LineChannel:
-    """The LINE side of the dispatcher: render, reply or push, and show the loading dots."""
+def _retry_after(exc: ApiException) -> float | None:
+    value = (exc.headers or {}).get("Retry-After") if exc.headers else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
-    def __init__(self, access_token: str, host: str | None = None, timeout: float = 10.0):
+
+class LineChannel:
+    """The LINE side of the dispatcher and the desk: render, reply or push, loading, profile."""
+
+    name = "line"
+
+    def __init__(self, access_token: str, host: str | None = None, timeout: float = 30.0,
+                 clock: Callable[[], float] = time.time):
         config = Configuration(access_token=access_token, host=host) if host \
             else Configuration(access_token=access_token)
         self.api = MessagingApi(ApiClient(config))
-        self.timeout = timeout
+        self.timeout, self.clock = timeout, clock
 
-    def render(self, reply: Reply) -> list[Batch]:
+    def render(self, reply: Reply, fired: Sequence[str] = ()) -> Outbound:
         """Render a reply into request-sized batches."""
-        return render(reply)
+        return {"batches": render(reply)}
 
-    def send(self, key: ConvKey, ev: QueuedEvent, outbound: Any, first_try: bool) -> None:
-        """Reply with the event's token; if LINE refuses the token, push instead."""
-        token = (ev.delivery or {}).get("reply_token")
-        for i, batch in enumerate(outbound):
-            if i == 0 and first_try and token:
-                try:
-                    self._call(self.api.reply_message_with_http_info, ReplyMessageRequest.from_dict(
-                        {"replyToken": token, "messages": batch}))
-                    continue
-                except SendError:
-                    raise
-                except ApiException as exc:
-                    if not _is_spent_token(exc):
-                        raise _send_error(exc) from exc
-                    logger.info("event %s: reply token refused; pushing instead", ev.event_id)
-            self.push(key.user, batch, retry_key(ev.event_id, i))
+    def send(self, key: ConvKey, delivery: Delivery, outbound: Outbound) -> None:
+        """Deliver the batches not yet delivered; raise SendError saying how far it got."""
+        batches = outbound["batches"]
+        for i in range(delivery.sent, len(batches)):
+            try:
+                if i == 0:
+                    self._first(key, delivery, batches[0])
+                else:
+                    self.push(key, batches[i], retry_key(delivery.event_id, i))
+            except SendError as exc:
+                exc.sent = i
+                raise
 
-    def push(self, to: str, batch: Batch, key: str) -> None:
-        """Push one request of messages; the retry key makes a repeat a no-op at LINE."""
-        request = PushMessageRequest.from_dict({"to": to, "messages": batch})
+    def _first(self, key: ConvKey, d: Delivery, batch: Batch) -> None:
+        """Batch 0: by reply while the token is surely valid, else by push (see the module)."""
+        token = d.data.get("reply_token")
+        if token and self.clock() - d.received_at < TOKEN_TRUST:
+            self._reply(key, d, batch)
+            return
+        tried_by_reply = bool(token) and d.sending_at is not None \
+            and d.sending_at - d.received_at < TOKEN_TRUST
+        if d.unknown and tried_by_reply and not d.safety:
+            logger.warning("event %s: a reply's outcome is unknown and cannot be checked any "
+                           "more; not resent", d.event_id)
+            return
+        if d.unknown and tried_by_reply:
+            logger.warning("event %s: a reply's outcome is unknown; the safety answer is "
+                           "pushed again (it may arrive twice)", d.event_id)
+        self.push(key, batch, retry_key(d.event_id, 0))
+
+    def _reply(self, key: ConvKey, d: Delivery, batch: Batch) -> None:
+        request = ReplyMessageRequest.from_dict({"replyToken": d.data["reply_token"],
+                                                 "messages": batch})
         try:
-            self._call(self.api.push_message_with_http_info, request, x_line_retry_key=key)
+            self._call(self.api.reply_message_with_http_info, request)
+        except ApiException as exc:
+            if not _is_spent_token(exc):
+                raise _send_error(exc) from exc
+            if d.unknown:  # within the token's life: our earlier try used it
+                logger.info("event %s: reply token already used by the earlier try; delivered",
+                            d.event_id)
+                return
+            logger.info("event %s: reply token refused; pushing instead", d.event_id)
+            d.data.pop("reply_token", None)  # kept so by the dispatcher: never tried again
+            self.push(key, batch, retry_key(d.event_id, 0))
+
+    def push(self, key: ConvKey, batch: Batch, retry_key: str) -> None:
+        """Push one request of messages; the retry key makes a repeat a no-op at LINE."""
+        request = PushMessageRequest.from_dict({"to": key.user, "messages": batch})
+        try:
+            self._call(self.api.push_message_with_http_info, request, x_line_retry_key=retry_key)
         except ApiException as exc:
             if exc.status == 409:  # this retry key was accepted before: already delivered
                 return
@@ -84,18 +131,22 @@ class LineChannel:
         try:
             return method(*args, _request_timeout=self.timeout, _preload_content=False, **kwargs)
         except urllib3.exceptions.HTTPError as exc:
-            raise SendError(f"Messaging API unreachable: {type(exc).__name__}", retry=True) from exc
+            reason = getattr(exc, "reason", exc)
+            unknown = not isinstance(reason, _NOT_SENT) and not isinstance(exc, _NOT_SENT)
+            raise SendError(f"Messaging API unreachable: {type(reason).__name__}", retry=True,
+                            unknown=unknown) from exc
 
-    def display_name(self, user_id: str) -> str | None:
+    def profile(self, key: ConvKey) -> str | None:
         """The person's LINE display name (only used when CONSOLE_SHOW_PROFILE is on)."""
         try:
-            response = self._call(self.api.get_profile_with_http_info, user_id)
-            return json.loads(response.raw_data).get("displayName")
+            response = self._call(self.api.get_profile_with_http_info, key.user)
+            name = json.loads(response.raw_data).get("displayName")
+            return str(name) if name else None
         except (SendError, ApiException, ValueError) as exc:
             logger.warning("display name not available: %s", type(exc).__name__)
             return None
 
-    def show_loading(self, key: ConvKey) -> None:
+    def loading(self, key: ConvKey) -> None:
         """Show the typing dots in a one-to-one chat while an answer takes time."""
         if key.user.startswith("U"):
             self._call(self.api.show_loading_animation_with_http_info, ShowLoadingAnimationRequest(
@@ -105,4 +156,5 @@ class LineChannel:
 def _send_error(exc: ApiException) -> SendError:
     status = exc.status or 0  # 0: the SDK failed before any HTTP status (e.g. TLS)
     retry = status == 0 or status == 429 or status >= 500
-    return SendError(f"Messaging API {exc.status}: {_line_message(exc)}", retry=retry)
+    return SendError(f"Messaging API {exc.status}: {_line_message(exc)}", retry=retry,
+                     retry_after=_retry_after(exc) if status == 429 else None)

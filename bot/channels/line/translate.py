@@ -1,17 +1,26 @@
-"""LINE webhook events into the engine's inbound form, ready for the inbox."""
+"""LINE webhook events into the engine's inbound form, ready for the inbox.
+
+An event that cannot be stored as it is (an id that is not printable ASCII or
+too long, a time outside the calendar) is skipped with a warning; the other
+events of the same request are kept. Text is cleaned by the inbound codec.
+"""
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
 from linebot.v3.webhooks import (Event, FollowEvent, GroupSource, JoinEvent, LeaveEvent,
                                  MessageEvent, PostbackEvent, RoomSource, TextMessageContent,
                                  UnfollowEvent, UserSource)
 
-from ...dispatch import stored_inbound
 from ...engine import ConvKey
 from ...store import QueuedEvent
+from ..base import stored_inbound
 
+logger = logging.getLogger(__name__)
 CHANNEL = "line"
+_ID = re.compile(r"[\x21-\x7e]{1,100}")  # LINE's ids are short ASCII; anything else is forged
 
 
 def _chat_id(event: Event) -> tuple[str | None, bool]:
@@ -44,19 +53,31 @@ def _kind(event: Event, shared: bool) -> tuple[str, dict[str, Any]] | None:
     return None
 
 
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) and _ID.fullmatch(value) is not None
+
+
 def translate(event: Event) -> QueuedEvent | None:
-    """Turn one LINE event into an inbox entry, or None for events we ignore.
+    """Turn one LINE event into an inbox entry, or None for events we ignore or cannot store.
 
     Standby events (another channel owns the chat) and unknown types are ignored.
     """
-    if getattr(event, "mode", None) != "active" or not getattr(event, "webhook_event_id", None):
+    event_id = getattr(event, "webhook_event_id", None)
+    if getattr(event, "mode", None) != "active" or not event_id:
         return None
     chat_id, shared = _chat_id(event)
     kind = _kind(event, shared) if chat_id else None
-    if kind is None:
+    if kind is None or chat_id is None:
+        return None
+    reply_token = getattr(event, "reply_token", None)
+    if not (_valid_id(event_id) and _valid_id(chat_id)) or (reply_token and not _valid_id(reply_token)):
+        logger.warning("event skipped: an id is not what LINE sends")
         return None
     name, fields = kind
-    reply_token = getattr(event, "reply_token", None)
-    return QueuedEvent(event.webhook_event_id, str(ConvKey(CHANNEL, chat_id)), event.timestamp,
-                       stored_inbound(name, event.timestamp, **fields),
+    try:
+        inbound = stored_inbound(name, event.timestamp, **fields)
+    except ValueError:
+        logger.warning("event %s skipped: its timestamp is not a real time", event_id)
+        return None
+    return QueuedEvent(event_id, str(ConvKey(CHANNEL, chat_id)), event.timestamp, inbound,
                        {"reply_token": reply_token} if reply_token else {})

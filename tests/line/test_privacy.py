@@ -1,0 +1,44 @@
+"""Deleting a person leaves no trace of their LINE id; pseudonyms need the secret."""
+from __future__ import annotations
+
+import hashlib
+
+from sqlalchemy import text
+
+from bot import config
+
+from ..helpers import wait_until
+from ..line_fake import REPLY, LineUser
+
+
+def everything(store) -> str:
+    """Every row of every table, as text."""
+    out = []
+    with store.engine.connect() as conn:
+        for table in ("conversations", "inbox", "handoffs", "messages", "audit", "outbox",
+                      "local_messages"):
+            out += [repr(tuple(r)) for r in conn.execute(text(f"SELECT * FROM {table}"))]
+    return "\n".join(out)
+
+
+def test_deletion_leaves_no_trace_of_the_line_id(make_app, line_api, database):
+    app = make_app(DATABASE_URL=database, FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"],
+                   SECRET_KEY="a-secret-for-pseudonyms")
+    store = app.extensions["bot"].store
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    line_api.wait_for(REPLY, 1)
+    user.post(user.text("人と話したい"))
+    items = line_api.wait_for(REPLY, 2)[1][0]["messages"][-1]["quickReply"]["items"]
+    user.post(user.tap(items[0]["action"]["data"]))  # 切り替える: a handoff, audited
+    line_api.wait_for(REPLY, 3)
+    assert user.user_id in everything(store)
+    user.post(user.event("unfollow", reply_token=None))
+    assert wait_until(lambda: user.user_id not in everything(store), timeout=10), everything(store)
+    deleted = [r for r in store.handoffs.audit_log() if r.action == "deleted"]
+    assert len(deleted) == 1
+    unsalted = hashlib.sha256(f"line:{user.user_id}".encode()).hexdigest()[:16]
+    assert unsalted not in deleted[0].conv_key  # not linkable by whoever holds the id
+    redelivered = user.follow()
+    assert user.post(redelivered).status_code == 200  # a new conversation starts cleanly
+    assert line_api.wait_for(REPLY, 4)
