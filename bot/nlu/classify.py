@@ -123,6 +123,13 @@ class Understanding:
         short = len(analysis.text.replace(" ", "")) < MIN_CHARS
         for name, model in trained.models.items():
             self._apply_model(signals, name, model.scores(x), held, short)
+        sure = [a for a in ALARMS if signals.levels.get(a) == SURE]
+        for alarm in sure if len(sure) == 1 else ():  # both sure: no joke; one: maybe a joke
+            score = signals.model.get(alarm, {}).get("score", 1.0)
+            if signals.by.get(alarm, "").startswith("rule:") and not short \
+                    and score < self.examples.fields[alarm].veto:  # the model reads it otherwise
+                signals.levels[alarm] = MAYBE
+                signals.by[alarm] += " (model: ask)"
         return signals
 
     def _apply_rules(self, signals: Signals, rules: list[Rule]) -> None:

@@ -12,8 +12,9 @@ One file per field, in the spirit of Rasa's NLU training data:
         - 悪口を書かれました
 
 The safety fields (crisis, danger) list their messages and hard negatives
-(`not_crisis`, `not_danger`), and two thresholds: `sure` (the bot interrupts)
-and `possible` (the bot asks).
+(`not_crisis`, `not_danger`), and thresholds: `sure` (the bot interrupts),
+`possible` (the bot asks), and `veto` (a rule's sure alarm only asks when the
+model scores the message below it: the model reads a joke or a story better).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ NONE = "none"
 MIN_EXAMPLES = 8
 CHOICE_FIELDS = ("topic", "want", "audience")
 MODEL_FIELDS = CHOICE_FIELDS + ALARMS
-FILE_KEYS = {"field", "labels", "accept", "sure", "possible", "ask_instead", "note"}
+FILE_KEYS = {"field", "labels", "accept", "sure", "possible", "veto", "ask_instead", "note"}
 
 
 def labels_of(name: str) -> tuple[str, ...]:
@@ -64,6 +65,7 @@ class FieldExamples:
     accept: float = 0.5
     sure: float = 0.9
     possible: float = 0.3
+    veto: float = 0.0   # a sure rule only asks when the model scores the alarm below this
     ask_instead: tuple[str, ...] = ()  # labels the model never fills in: the bot asks instead
 
     def positive(self, example: Example) -> bool:
@@ -117,9 +119,10 @@ def _read_file(doc: Any, name: str) -> tuple[FieldExamples | None, list[ContentE
                     f"allowed: {', '.join(MODEL_FIELDS)}")
         return None, check.errors
     fx = FieldExamples(str(fname), name)
-    for key in ("accept", "sure", "possible"):
+    for key in ("accept", "sure", "possible", "veto"):
         value = doc.get(key, getattr(fx, key))
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value <= 1:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1 \
+                or (value == 0 and key != "veto"):
             check.error(doc.line_of(key), f"{key} must be a number above 0 and at most 1")
         else:
             setattr(fx, key, float(value))

@@ -101,6 +101,8 @@ def _read(understanding: Understanding, name: str, fx, analysis, model, features
                      key=lambda lv: lv == SURE, default=None)
     short = len(analysis.text.replace(" ", "")) < MIN_CHARS
     level = model_level(fx, scores[name], name in held, short)
+    if rule_level == SURE and not short and scores[name] < fx.veto:
+        rule_level = MAYBE
     if SURE in (rule_level, level):
         return name
     if MAYBE in (rule_level, level):
