@@ -20,7 +20,7 @@ from ..clock import JST
 from ..desk import StaffReplyError
 from ..store import Handoff, Line
 from . import auth
-from .labels import action_label, detail_label
+from .labels import action_label, detail_label, detection_rows
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -142,7 +142,8 @@ def conversation(handoff_id: int) -> str:
     lines = [_line(l) for l in services.store.handoffs.transcript(handoff.conv_key)]
     return render_template("console/conversation.html", h=_row(handoff), handoff=handoff,
                            lines=lines, answers=answer_labels(conv.answers if conv else {}),
-                           flags=conv.flags if conv else {}, me=current_user.name)
+                           flags=conv.flags if conv else {}, me=current_user.name,
+                           detections=detection_rows(conv.flags if conv else {}))
 
 
 @bp.get("/api/c/<int:handoff_id>")

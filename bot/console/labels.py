@@ -1,7 +1,11 @@
-"""The audit log in the operators' language: each action and its detail in Japanese."""
+"""The audit log and safety detections in the operators' language (Japanese)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import Any
+
+from ..clock import JST
 
 ACTIONS = {
     "logged_in": "ログイン", "logged_out": "ログアウト", "viewed": "閲覧",
@@ -34,3 +38,27 @@ def detail_label(action: str, detail: str | None) -> str:
     if action == "deleted":
         return DELETION_REASONS.get(detail, detail)
     return detail
+
+
+LEVELS = {"sure": "はっきり", "possible": "可能性（確認の質問をしました）"}
+ANSWERS = {"yes": "「はい」と答えました", "no": "「いいえ」と答えました"}
+
+
+def detection_rows(flags: dict[str, Any]) -> list[str]:
+    """What the bot saw of danger and crisis, oldest first: '11/24 20:03 危機: 可能性…'.
+
+    Never the person's words: the kind, how sure, why (a rule or the model), and
+    the answer to the safety question.
+    """
+    rows = []
+    for d in flags.get("detections", []):
+        at = datetime.fromisoformat(d["at"]).astimezone(JST)
+        kind = ALERT_KINDS.get(d.get("kind", ""), d.get("kind", ""))
+        if d.get("level") == "answer":
+            what = ANSWERS.get(d.get("answer", ""), d.get("answer", ""))
+        else:
+            by = d.get("by", "")
+            why = "（語句のルール）" if by.startswith("rule:") else "（学習モデル）" if by else ""
+            what = LEVELS.get(d.get("level", ""), d.get("level", "")) + why
+        rows.append(f"{at.month}/{at.day} {at:%H:%M} {kind}: {what}")
+    return rows

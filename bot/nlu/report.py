@@ -23,6 +23,7 @@ class FieldReport:
     """What cross-validation found for one field."""
 
     name: str
+    folds: int = FOLDS
     counts: Counter = field(default_factory=Counter)        # gold label: examples
     predicted: Counter = field(default_factory=Counter)     # predicted label: times
     correct: Counter = field(default_factory=Counter)       # label: right answers
@@ -30,7 +31,7 @@ class FieldReport:
     possible: int = 0                                       # alarms caught only as possible
 
     def lines(self, worst: int = 5, shown: int = 3) -> list[str]:
-        out = [f"{self.name}: {sum(self.counts.values())} examples, {FOLDS}-fold, "
+        out = [f"{self.name}: {sum(self.counts.values())} examples, {self.folds}-fold, "
                "rules then model", f"  {'label':<16}{'n':>5}{'precision':>11}{'recall':>8}"]
         for label in sorted(self.counts, key=lambda k: -self.counts[k]):
             n, hit, said = self.counts[label], self.correct[label], self.predicted[label]
@@ -67,7 +68,7 @@ def cross_validate(understanding: Understanding, k: int = FOLDS) -> list[FieldRe
     reports = []
     for name, fx in understanding.examples.fields.items():
         texts, labels = sets[name]
-        report = FieldReport(name)
+        report = FieldReport(name, k)
         examples = fx.examples
         listed = len(examples)  # alarm sets add unlisted negatives after the listed ones
         analyses = {t: understanding.example_analysis(t) for t in texts}

@@ -137,3 +137,17 @@ def test_slack_hears_of_new_requests_without_any_message_text(make_app, line_api
         assert "優先度: 危機" in heard[1]["text"] and "死にたい" not in heard[1]["text"]
     finally:
         slack.stop()
+
+
+def test_staff_see_each_safety_detection_and_the_answer_but_never_the_words(bot, person):
+    asked = person.says("悪口ばかり書かれてしんどい")
+    assert any("死にたいほどつらい気持ちがありますか" in t for t in asked)
+    person.taps("いいえ")
+    person.asks_for_staff()
+    alice, page = claimed(bot)
+    html = alice.get(page).get_data(as_text=True)
+    assert "危険・危機の検知（2件）" in html
+    assert "危機: 可能性（確認の質問をしました）（語句のルール）" in html
+    assert "危機: 「いいえ」と答えました" in html
+    detections = html[html.index('id="detections"'):html.index("</details>")]
+    assert "しんどい" not in detections

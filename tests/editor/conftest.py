@@ -10,11 +10,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Workspace:
-    """flows/, contacts.yaml and keywords.yaml copied into a temp folder."""
+    """flows/, examples/, contacts.yaml and keywords.yaml copied into a temp folder."""
 
     def __init__(self, root: Path):
         self.root = root
         shutil.copytree(ROOT / "flows", root / "flows")
+        shutil.copytree(ROOT / "examples", root / "examples")
         for name in ("contacts.yaml", "keywords.yaml", "staff.yaml"):
             shutil.copy(ROOT / name, root / name)
 
@@ -23,6 +24,7 @@ class Workspace:
         return {"FLOWS_DIR": str(self.root / "flows"),
                 "CONTACTS_FILE": str(self.root / "contacts.yaml"),
                 "KEYWORDS_FILE": str(self.root / "keywords.yaml"),
+                "EXAMPLES_DIR": str(self.root / "examples"),
                 "STAFF_FILE": str(self.root / "staff.yaml")}
 
     def edit(self, name: str, old: str, new: str, count: int = 1) -> None:
