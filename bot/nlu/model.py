@@ -58,12 +58,17 @@ class _Block:
     fitted: Any = None  # scikit-learn's vectoriser, kept to check `row` against
 
     def row(self, doc: Analysis) -> Row:
-        counts = Counter(self.analyzer(doc))
-        cols = [(self.columns[t], n) for t, n in counts.items() if t in self.columns]
+        get = self.columns.get
+        cols, counts = [], []
+        for term, n in Counter(self.analyzer(doc)).items():
+            col = get(term)
+            if col is not None:
+                cols.append(col)
+                counts.append(n)
         if not cols:
             return np.empty(0, np.int64), np.empty(0)
-        idx = np.fromiter((c for c, _ in cols), np.int64, len(cols))
-        tf = np.fromiter((1.0 + math.log(n) for _, n in cols), float, len(cols))  # sublinear
+        idx = np.array(cols, np.int64)
+        tf = 1.0 + np.log(np.array(counts, float))  # sublinear tf
         w = tf * self.idf[idx]
         return idx + self.offset, w / np.sqrt(w @ w)  # l2, as TfidfVectorizer(norm="l2")
 

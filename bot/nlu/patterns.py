@@ -176,17 +176,24 @@ class PatternIndex:
     def __init__(self, patterns: list[Pattern]):
         self.patterns = patterns
         self.by_key: dict[str, list[int]] = {}
+        self.next_word: list[tuple[frozenset[str], int] | None] = []
         for i, p in enumerate(patterns):
             first = p.pieces[0][0]
             keys = {"p:" + first.prefix[:3]} if first.prefix is not None else first.keys
             for key in keys:
                 self.by_key.setdefault(key, []).append(i)
+            self.next_word.append(_next_word(p))
 
     def find(self, analysis: Analysis) -> set[int]:
         """The indices of the patterns that match the message."""
         found: set[int] = set()
         for sentence in analysis.sentences:
             ways = slots(sentence)
+            where: dict[str, list[int]] = {}  # key -> the positions it can be read at
+            for pos, slot in enumerate(ways):
+                for _, keys in slot:
+                    for key in keys:
+                        where.setdefault(key, []).append(pos)
             for start, slot in enumerate(ways):
                 candidates: set[int] = set()
                 for _, keys in slot:
@@ -195,6 +202,29 @@ class PatternIndex:
                 if sentence[start].latin:  # English prefixes (kill*) by their first letters
                     candidates.update(self.by_key.get("p:" + sentence[start].surface[:3], ()))
                 for i in candidates - found:
-                    if matches_at(self.patterns[i], sentence, ways, start):
+                    if self._may_follow(i, where, start) and \
+                            matches_at(self.patterns[i], sentence, ways, start):
                         found.add(i)
         return found
+
+    def _may_follow(self, i: int, where: dict[str, list[int]], start: int) -> bool:
+        """A cheap test before the full match: is the pattern's next word anywhere it could be?"""
+        need = self.next_word[i]
+        if need is None:
+            return True
+        keys, reach = need
+        last = 1 << 30 if reach < 0 else start + reach
+        return any(start < pos <= last for key in keys for pos in where.get(key, ()))
+
+
+def _next_word(p: Pattern) -> tuple[frozenset[str], int] | None:
+    """The second word a pattern needs, and how far after the first it may stand (-1: anywhere
+    later in the sentence); None when it cannot be told from keys alone."""
+    if len(p.pieces[0]) > 1:
+        word, reach = p.pieces[0][1], KANA_RUN
+    elif p.joins:
+        word = p.pieces[1][0]
+        reach = -1 if p.joins[0] == "..." else KANA_RUN + HELPER_GAP
+    else:
+        return None
+    return (word.keys, reach) if word.prefix is None and word.keys else None
