@@ -90,6 +90,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
     if not app.config["DATABASE_URL"]:
         app.config["DATABASE_URL"] = default_database_url(app.instance_path)
+    if not app.config["MODEL_CACHE_DIR"]:
+        app.config["MODEL_CACHE_DIR"] = os.path.join(app.instance_path, "models")
     if app.config["SESSION_COOKIE_SECURE"] is None:  # HTTPS wherever LINE can reach us
         app.config["SESSION_COOKIE_SECURE"] = bool(app.config["LINE_CHANNEL_SECRET"]) \
             and not app.config.get("TESTING")

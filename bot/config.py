@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "CONTACTS_FILE": str(PROJECT / "contacts.yaml"),
     "KEYWORDS_FILE": str(PROJECT / "keywords.yaml"),
     "EXAMPLES_DIR": str(PROJECT / "examples"),
+    "MODEL_CACHE_DIR": None,         # trained models shared by processes (default instance/models)
     "STORIES_DIR": str(PROJECT / "stories"),
     "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh

@@ -41,8 +41,10 @@ def check_content(config: Mapping[str, Any]) -> tuple[Content | None, list[Conte
     """
     flows, errors = check_flows(Path(config["FLOWS_DIR"]), config["ENTRY_FLOW"])
     directory, contact_errors = load_directory(Path(config["CONTACTS_FILE"]))
+    cache = config.get("MODEL_CACHE_DIR")
     understanding, nlu_problems = load_understanding(Path(config["KEYWORDS_FILE"]),
-                                                     Path(config["EXAMPLES_DIR"]))
+                                                     Path(config["EXAMPLES_DIR"]),
+                                                     cache_dir=Path(cache) if cache else None)
     staff, staff_errors = read_staff(Path(config["STAFF_FILE"]))
     errors += contact_errors + nlu_problems + staff_errors + _contact_refs(flows, directory)
     errors += [e for flow in flows.values() for e in check_vocabulary(flow.spec)]

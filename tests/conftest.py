@@ -69,6 +69,12 @@ def understanding() -> Any:
     return found
 
 
+@pytest.fixture(scope="session", autouse=True)
+def trained_once(understanding: Any) -> None:
+    """Train the shipped model once, first: apps built from the same files reuse it, so no
+    test's first message waits for training (seconds on a busy machine)."""
+
+
 @pytest.fixture
 def line_api() -> Iterator[FakeLine]:
     """A fake Messaging API on loopback that records what the bot sent."""

@@ -242,12 +242,28 @@ class Engine:
             self.note(conv, reply, learned)
             reply.messages.extend(self._say(state, conv.answers, inbound))
             self._reshow(conv, reply)
+        elif self._small_talk(reply, inbound):
+            self._reshow(conv, reply)
         else:
             conv.flags["misses"] = conv.flags.get("misses", 0) + 1
             self._say_message(reply, "not_understood")
             self._reshow(conv, reply)
             if conv.flags["misses"] >= MISSES_BEFORE_OFFER:
                 self.handoff.offer_staff(reply)
+
+    def _small_talk(self, reply: Reply, inbound: Inbound) -> bool:
+        """Thanks, a greeting or only an emoji: a kind word, not 'I did not understand'."""
+        said = normalize(inbound.text)
+        if not said:
+            return False
+        if not any(ch.isalnum() for ch in said):  # 😢, 🙏, ……: a feeling, not an answer
+            self._say_message(reply, "feeling")
+            return True
+        for words, text in self.spec.small_talk.values():
+            if any(normalize(w) in said for w in words if len(normalize(w)) >= 2):
+                reply.messages.append(Text(text))
+                return True
+        return False
 
     def learn(self, conv: ConvState, signals: Signals, asks: str | None) -> set[str]:
         """Keep what the words showed: the asked answer always, others only where unknown.

@@ -19,7 +19,7 @@ COMMANDS = ("restart", "back", "contacts", "help")
 BUTTON_COMMANDS = COMMANDS + ("staff", "delete")  # a button may also ask for staff or deletion
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
             "group_notice", "help", "nothing_to_go_back_to", "understood", "noted",
-            "content_changed")
+            "content_changed", "feeling")
 INTERRUPTS = ("medical", "danger", "crisis")
 HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "after_hours_alarm", "still_waiting",
                  "cancelled", "declined", "returned", "closed", "offer")
@@ -32,7 +32,7 @@ SAFETY_LABELS = ("yes", "no", "continue_label")
 SAFETY_WORDS = ("yes_words", "no_words", "continue_words")
 ENGLISH_TEXTS = ("intro", "medical", "danger", "crisis", "emergency", "windows")
 TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion",
-            "safety", "english"}
+            "safety", "english", "small_talk"}
 STATE_KEYS = {"say", "buttons", "next", "end", "asks"}
 BUTTON_KEYS = {"id", "label", "words", "set", "to", "command"}
 COMMAND_KEYS = {"label", "words", "to"}
@@ -110,6 +110,7 @@ class FlowSpec:
     deletion: dict[str, Any] = field(default_factory=dict)
     safety: dict[str, Any] = field(default_factory=dict)
     english: dict[str, Any] = field(default_factory=dict)
+    small_talk: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)  # words, say
 
 
 class FlowErrors(Exception):
@@ -281,6 +282,22 @@ class _Reader(yamlsrc.Checker):
                 out[name] = self.say(spec.get("say"), spec.line_of("say"))
         return out
 
+    def small_talk(self, node: Any) -> dict[str, tuple[tuple[str, ...], str]]:
+        """`small_talk: {thanks: {words: [ありがとう], say: ...}}`: kind answers to small talk."""
+        if node is None:
+            return {}
+        if not isinstance(node, dict):
+            self.error(yamlsrc.line_of(node), "small_talk maps a name to {words, say}")
+            return {}
+        out = {}
+        for key, item in node.items():
+            if not self.keys(item, {"words", "say"}, f"small_talk {key!r}"):
+                continue
+            line = yamlsrc.key_line(node, key)
+            out[str(key)] = (self.words(item.get("words"), item.line_of("words")),
+                             self.text(item.get("say"), item.line_of("say"), f"small_talk {key!r}"))
+        return out
+
     def commands(self, node: Any) -> dict[str, CommandSpec]:
         if node is None:
             return {}
@@ -329,7 +346,8 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
                     reader.section(doc.get("deletion"), "deletion", DELETION_TEXTS, DELETION_LABELS),
                     reader.section(doc.get("safety"), "safety", SAFETY_TEXTS, SAFETY_LABELS,
                                    SAFETY_WORDS),
-                    reader.section(doc.get("english"), "english", ENGLISH_TEXTS, (), ()))
+                    reader.section(doc.get("english"), "english", ENGLISH_TEXTS, (), ()),
+                    reader.small_talk(doc.get("small_talk")))
     from .graph import check_graph  # the graph checks need the whole spec
 
     return spec, reader.errors + check_graph(spec, states_node)

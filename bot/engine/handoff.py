@@ -161,7 +161,7 @@ class StaffTalk:
         if say:
             reply.messages.append(Text(t["offer"]))
         button = Button(t["label"], Postback.command("staff").encode(), t["label"])
-        if all(b.data != button.data for b in reply.buttons):
+        if all(b.data != button.data and b.label != button.label for b in reply.buttons):
             reply.buttons = (reply.buttons + [button])[-13:]
 
     def resumed(self, conv: ConvState | None, at: datetime, key: str) -> tuple[ConvState, Reply]:

@@ -22,35 +22,36 @@ __all__ = ["MAYBE", "SURE", "Signals", "Understanding", "contradictions", "disag
 _LOADED: dict[str, tuple[Understanding | None, list[ContentError]]] = {}
 
 
-def load_understanding(keywords: Path, examples_dir: Path,
-                       shown: str = "examples") -> tuple[Understanding | None, list[ContentError]]:
+def load_understanding(keywords: Path, examples_dir: Path, shown: str = "examples",
+                       cache_dir: Path | None = None
+                       ) -> tuple[Understanding | None, list[ContentError]]:
     """Read the rules and the examples; return the classifier (None on errors) and every problem.
 
     The same files give the same classifier: a process reloading other content, or
     building several apps, reads and trains them once.
     """
     try:
-        key = digest(keywords, examples_dir) + shown
+        key = digest(keywords, examples_dir) + shown + str(cache_dir or "")
     except OSError:
         key = None
     if key in _LOADED:
         found, problems = _LOADED[key]
         return found, list(problems)
-    result = _load(keywords, examples_dir, shown, key)
+    result = _load(keywords, examples_dir, shown, key, cache_dir)
     if key is not None:
         _LOADED.clear()  # keep one: what is live now
         _LOADED[key] = result
     return result[0], list(result[1])
 
 
-def _load(keywords: Path, examples_dir: Path, shown: str,
-          key: str | None) -> tuple[Understanding | None, list[ContentError]]:
+def _load(keywords: Path, examples_dir: Path, shown: str, key: str | None,
+          cache_dir: Path | None) -> tuple[Understanding | None, list[ContentError]]:
     ruleset, errors = read_rules(keywords)
     examples, example_errors = read_examples(examples_dir, shown)
     errors += example_errors + check_examples(examples)
     if any(not e.warning for e in errors):
         return None, errors
-    understanding = Understanding(ruleset, examples, key)
+    understanding = Understanding(ruleset, examples, key, cache_dir)
     errors += contradictions(understanding)
     if any(not e.warning for e in errors):
         return None, errors

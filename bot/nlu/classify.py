@@ -11,8 +11,15 @@ Crisis and danger have three levels:
 """
 from __future__ import annotations
 
+import logging
+import os
+import pickle
+import re
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 from .examples import CHOICE_FIELDS, NONE, Examples, FieldExamples
@@ -22,7 +29,10 @@ from .patterns import PatternIndex
 from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
+logger = logging.getLogger(__name__)
 SURE, MAYBE = "sure", "possible"
+AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
+ADULT = 18
 _TRAINED: dict[str, "Trained"] = {}  # per process: content reloaded unchanged is not retrained
 _ANALYSES: dict[tuple, Analysis] = {}  # per process: examples analysed once, across reloads
 
@@ -83,9 +93,11 @@ class Trained:
 class Understanding:
     """The classifier the engine calls: rules, spellings, examples and the model they train."""
 
-    def __init__(self, ruleset: RuleSet, examples: Examples, key: str | None = None):
+    def __init__(self, ruleset: RuleSet, examples: Examples, key: str | None = None,
+                 cache_dir: Path | None = None):
         self.ruleset = ruleset
         self.examples = examples
+        self.cache_dir = cache_dir  # trained models shared between processes
         self.key = key  # a digest of the files it came from: the same files train the same model
         self.folder = Folder(ruleset.spellings)
         self.index = PatternIndex(ruleset.patterns)
@@ -118,6 +130,7 @@ class Understanding:
         analysis = self.analyse(text)
         fired, held = self.read_rules(analysis)
         self._apply_rules(signals, fired)
+        read_age(signals, analysis.text)
         trained = self.train()
         x = trained.features.row(analysis)
         short = len(analysis.text.replace(" ", "")) < MIN_CHARS
@@ -177,18 +190,55 @@ class Understanding:
         return self._lock.locked()
 
     def train(self) -> Trained:
-        """Train the model from the examples, once (later calls return the same model)."""
+        """Train the model from the examples, once (later calls return the same model).
+
+        With a cache folder, a model trained from the same files by another process
+        (a gunicorn worker, a server restarted) is read from there instead.
+        """
         if self._trained is None:
             with self._lock:
                 if self._trained is None:
                     self._trained = _TRAINED.get(self.key) if self.key else None
                 if self._trained is None:
-                    self._trained = self._train()
+                    self._trained = self._read_cache() or self._write_cache(self._train())
                     if self.key:
                         _TRAINED[self.key] = self._trained
                         while len(_TRAINED) > 2:  # a reload replaces the model; keep few
                             _TRAINED.pop(next(iter(_TRAINED)))
         return self._trained
+
+    def _cache_file(self) -> Path | None:
+        if self.cache_dir is None or not self.key:
+            return None
+        return self.cache_dir / f"model-{self.key[:32]}-{_versions()}.pickle"
+
+    def _read_cache(self) -> Trained | None:
+        path = self._cache_file()
+        if path is None or not path.exists():
+            return None
+        try:
+            with path.open("rb") as f:
+                found = pickle.load(f)  # noqa: S301 - our own file, written below
+        except Exception:  # a partial or outdated file: train again
+            logger.warning("model cache %s unreadable; training again", path.name)
+            return None
+        return found if isinstance(found, Trained) else None
+
+    def _write_cache(self, trained: Trained) -> Trained:
+        path = self._cache_file()
+        if path is None:
+            return trained
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as f:
+                pickle.dump(trained, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)  # whole or not at all, for the other workers
+            for old in sorted(path.parent.glob("model-*.pickle"), key=lambda p: p.stat().st_mtime)[:-4]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("model cache not written (%s); each process trains its own", exc)
+        return trained
 
     def training_sets(self) -> dict[str, tuple[list[str], list[str]]]:
         """Each field's training texts and labels, as the model sees them."""
@@ -255,3 +305,33 @@ def model_level(fx: FieldExamples, score: float, held: bool, short: bool) -> str
     if score >= fx.sure:
         return MAYBE if held else SURE
     return MAYBE if score >= fx.possible else None
+
+
+def read_age(signals: Signals, text: str) -> None:
+    """An age written as a number (30代です, 15歳, 二十代) answers whether it is a child's case.
+
+    The teens (10代) say nothing: a 19-year-old is not a child here. Rules (中学生) come first.
+    """
+    if "child" in signals.values:
+        return
+    for m in AGE.finditer(text):
+        if m.group(3):  # 二十代 and up
+            child = False
+        else:
+            n = int(m.group(1))
+            if m.group(2) == "代":
+                if n < 20 or n % 10:
+                    continue
+                child = False
+            else:
+                child = n < ADULT
+        signals.values["child"] = child
+        signals.by["child"] = "age"
+        return
+
+
+@lru_cache(maxsize=1)
+def _versions() -> str:
+    """The libraries a pickled model depends on: another version trains afresh."""
+    return "-".join(version(p) for p in ("scikit-learn", "numpy", "scipy", "SudachiPy",
+                                         "SudachiDict-core"))

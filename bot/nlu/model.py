@@ -57,6 +57,10 @@ class _Block:
     offset: int
     fitted: Any = None  # scikit-learn's vectoriser, kept to check `row` against
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without scikit-learn's object: reading a cached model imports no sklearn."""
+        return {**self.__dict__, "fitted": None}
+
     def row(self, doc: Analysis) -> Row:
         get = self.columns.get
         cols, counts = [], []
@@ -115,6 +119,9 @@ class FieldModel:
     weights: np.ndarray    # features x (labels, or 1 for two labels)
     intercept: np.ndarray
     fitted: Any = None     # scikit-learn's classifier, kept to check `scores` against
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "fitted": None}
 
     def scores(self, row: Row) -> dict[str, float]:
         """Each label's probability for one message."""

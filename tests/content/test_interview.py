@@ -7,7 +7,7 @@ import pytest
 
 from bot.contacts import serves
 from bot.contacts.model import TOPICS, WANTS
-from bot.engine import ContactCard, Inbound
+from bot.engine import ContactCard, ConvState, Inbound
 
 from .conftest import at, say, tap
 
@@ -164,3 +164,37 @@ def test_unclear_words_are_asked_with_buttons_never_guessed(engine):
     assert out.conv.state == "start" and out.conv.answers == {}
     assert "うまく読み取れませんでした" in out.reply.texts()[0]
     assert len(out.reply.buttons) == 4
+
+
+def test_help_lists_every_command_a_person_can_type(engine):
+    text = say(engine, engine.handle(None, Inbound("follow", WEEKDAY)), "ヘルプ", WEEKDAY).reply.texts()[0]
+    labels = [c.label for c in engine.spec.commands.values()]
+    labels += [engine.spec.handoff["label"], engine.spec.deletion["words"][0]]
+    assert all(f"・{label}" in text for label in labels), (labels, text)
+
+
+def test_two_misses_never_offer_the_same_button_twice(engine):
+    out = engine.handle(ConvState("main", "windows", {"topic": "defamation", "want": "delete"}),
+                        Inbound("text", WEEKDAY, text="ふにゃ"))
+    out = say(engine, out, "ほげほげ", WEEKDAY)
+    labels = [b.label for b in out.reply.buttons]
+    assert "スタッフと話したい" in labels and len(labels) == len(set(labels))
+
+
+def test_an_age_in_words_answers_the_age_question(engine):
+    out = say(engine, engine.handle(None, Inbound("follow", WEEKDAY)), "自分のこと", WEEKDAY)
+    assert out.conv.state == "age"
+    out = say(engine, out, "30代です", WEEKDAY)
+    assert out.conv.state == "what" and out.conv.answers["child"] is False
+    assert out.reply.texts()[0].startswith("「18歳以上」として進めます")
+
+
+@pytest.mark.parametrize("text,starts", [
+    ("ありがとうございました", "こちらこそ、話してくださってありがとうございます"),
+    ("😢", "送ってくださって、ありがとうございます"), ("🙏🙏", "送ってくださって")])
+def test_thanks_and_emoji_get_a_kind_word_not_a_miss(engine, text, starts):
+    out = say(engine, engine.handle(None, Inbound("follow", WEEKDAY)), text, WEEKDAY)
+    assert out.reply.texts()[0].startswith(starts)
+    assert not any("うまく読み取れません" in t for t in out.reply.texts())
+    assert out.conv.state == "start" and out.reply.buttons
+    assert not out.conv.flags.get("misses")

@@ -4,14 +4,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bot.nlu import Understanding
+
+
+@pytest.fixture(scope="module")
+def fresh(understanding):
+    """Trained here (not read from a cache), so that scikit-learn's own objects are kept."""
+    return Understanding(understanding.ruleset, understanding.examples)
+
 MESSAGES = ["悪口を書かれて消してほしい", "もう疲れた、消えたい", "家の前にいるってDMが来た",
             "I want to die", "ありがとうございました", "ｼﾆﾀｲ", "漢字とカタカナとひらがな🥲"]
 
 
 @pytest.mark.parametrize("text", MESSAGES)
-def test_features_and_scores_match_scikit_learn(understanding, text):
-    trained = understanding.train()
-    analysis = understanding.analyse(text)
+def test_features_and_scores_match_scikit_learn(fresh, text):
+    trained = fresh.train()
+    analysis = fresh.analyse(text)
     idx, w = trained.features.row(analysis)
     dense = np.zeros(trained.features.width)
     dense[idx] = w
@@ -21,3 +29,17 @@ def test_features_and_scores_match_scikit_learn(understanding, text):
         ours = model.scores((idx, w))
         theirs = model.fitted.predict_proba(reference.reshape(1, -1))[0]
         assert np.allclose([ours[label] for label in model.fitted.classes_], theirs), name
+
+
+def test_a_model_read_from_the_cache_reads_as_the_trained_one(understanding, tmp_path):
+    """Another process (a gunicorn worker) reads the pickled model instead of training."""
+    first = Understanding(understanding.ruleset, understanding.examples, "k", tmp_path)
+    first.train()
+    assert len(list(tmp_path.glob("model-*.pickle"))) == 1
+    from bot.nlu import classify
+    classify._TRAINED.clear()
+    second = Understanding(understanding.ruleset, understanding.examples, "k", tmp_path)
+    trained = second.train()
+    assert all(m.fitted is None for m in trained.models.values())  # from the file
+    for text in MESSAGES:
+        assert second(text).as_json() == first(text).as_json()
