@@ -10,6 +10,9 @@ DEFAULTS: dict[str, Any] = {
     "LINE_CHANNEL_SECRET": None,
     "LINE_CHANNEL_ACCESS_TOKEN": None,
     "LINE_API_BASE_URL": None,       # send Messaging API calls here instead (tests, proxies)
+    "LINE_API_DATA_URL": None,       # and api-data.line.me's (rich menu images); default: the above
+    "RICHMENU_FONT": None,           # a font file for the rich menu's image (default: Noto Sans CJK)
+    "LINE_CHAT_MODE": False,         # chat is on in LINE Official Account Manager: mark messages read
     # Seconds for one Messaging API call. Longer than LINE's slow answers, so that a slow
     # success is not taken for a failure; an unknown outcome is resolved, never resent blindly.
     "LINE_API_TIMEOUT": 30.0,
@@ -53,7 +56,7 @@ _FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
            "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
            "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}
 _INTS = {"DISPATCH_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}
-_BOOLS = {"CONSOLE_SHOW_PROFILE", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY"}
+_BOOLS = {"CONSOLE_SHOW_PROFILE", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "LINE_CHAT_MODE"}
 
 
 def from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

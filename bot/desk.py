@@ -162,12 +162,20 @@ class Desk:
         try:
             channel.push(ConvKey.parse(handoff.conv_key), batch, line.retry_key)
             self.store.handoffs.mark(line.id, "sent")
+            self._mark_read(handoff, channel)
         except SendError as exc:
             logger.warning("staff reply %s not delivered: %s", line.id, exc)
             self.store.handoffs.mark(line.id, "failed", str(exc))
         sent = self.store.handoffs.line(line.id)
         assert sent is not None
         return sent
+
+    def _mark_read(self, handoff: Handoff, channel: Channel) -> None:
+        """Staff answered: the messages they read now show as read (LINE's chat mode)."""
+        conv = self.store.load(handoff.conv_key)
+        receipt = conv.flags.get("unread") if conv else None
+        if receipt:
+            channel.mark_read(ConvKey.parse(handoff.conv_key), str(receipt))
 
     def note(self, handoff: Handoff, operator: str, text: str) -> None:
         """An internal note: staff see it, the person never does."""
@@ -202,7 +210,10 @@ class Desk:
     def _finish_leased(self, handoff: Handoff, operator: str, how: str, engine: Engine,
                        owner: str) -> str | None:
         key, now = handoff.conv_key, self.clock()
-        conv, reply = engine.handoff.resumed(self.store.load(key), now, how)
+        before = self.store.load(key)
+        unread = before.flags.get("unread") if before else None
+        conv, reply = engine.handoff.resumed(before, now, how)
+        conv.flags.pop("unread", None)
         ended: list[bool] = []
 
         def effects(conn: Connection) -> None:
@@ -225,6 +236,8 @@ class Desk:
         except SendError as exc:
             logger.warning("handoff %s: the person was not told (%s)", handoff.id, exc)
             return f"the person could not be told: {exc}"
+        if unread:  # staff saw them before giving the conversation back
+            channel.mark_read(ConvKey.parse(key), str(unread))
         return None
 
     def _channel(self, handoff: Handoff) -> Channel:

@@ -14,10 +14,14 @@ from typing import Any, Callable
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from bot.channels.line.plain import message_text
+
 REPLY = "/v2/bot/message/reply"
 PUSH = "/v2/bot/message/push"
 LOADING = "/v2/bot/chat/loading/start"
 PROFILE = "/v2/bot/profile/"
+MARK_READ = "/v2/bot/chat/markAsRead"
+RICHMENU = "/v2/bot/richmenu"
 BOT_ID = "U0000000000000000000000000000b0t"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -62,6 +66,9 @@ class FakeLine:
         self.issued: dict[str, float] = {}  # reply token -> when LINE sent it (if tracked)
         self.token_life: float | None = None  # tokens older than this are refused
         self._lock = threading.Lock()
+        self.menus: dict[str, dict] = {}       # rich menus LINE holds, by id
+        self.images: dict[str, bytes] = {}     # their images
+        self.default_menu: str | None = None
 
     @property
     def url(self) -> str:
@@ -69,8 +76,10 @@ class FakeLine:
 
     def start(self) -> None:
         self.server.start()
-        for path in (REPLY, PUSH, LOADING):
+        for path in (REPLY, PUSH, LOADING, MARK_READ):
             self.server.expect_request(path, method="POST").respond_with_handler(self._handler(path))
+        self.server.expect_request(re.compile("^/v2/bot/(richmenu|user/all/richmenu)(/.*)?$")) \
+            .respond_with_handler(self._richmenu)
         self.server.expect_request(re.compile("^/v2/bot/profile/U[0-9a-f]{32}$"),
                                    method="GET").respond_with_handler(self._profile)
 
@@ -81,6 +90,49 @@ class FakeLine:
         body = {"userId": user_id, "displayName": "山田花子",
                 "pictureUrl": "https://profile.example/picture", "language": "ja"}
         return Response(json.dumps(body), 200, content_type="application/json")
+
+    def _richmenu(self, request: Request) -> Response:
+        """Rich menus as LINE keeps them: create, list, image, default, delete."""
+        path, method = request.path, request.method
+        with self._lock:
+            self.received.append((f"{method} {path}", {}, dict(request.headers)))
+            status, body = self._menu_call(method, path, request)
+        if isinstance(body, bytes):
+            return Response(body, status, content_type="image/png")
+        return Response(json.dumps(body), status, content_type="application/json")
+
+    def _menu_call(self, method: str, path: str, request: Request) -> tuple[int, Any]:
+        parts = path.split("/")  # ['', 'v2', 'bot', 'richmenu', id, 'content']
+        if path == RICHMENU and method == "POST":
+            rid = "richmenu-" + os.urandom(16).hex()
+            self.menus[rid] = {**json.loads(request.get_data(as_text=True)), "richMenuId": rid}
+            return 200, {"richMenuId": rid}
+        if path == RICHMENU + "/list":
+            return 200, {"richmenus": list(self.menus.values())}
+        if path == "/v2/bot/user/all/richmenu" and method == "GET":
+            return (200, {"richMenuId": self.default_menu}) if self.default_menu else \
+                (404, {"message": "no default rich menu"})
+        rid = parts[-1] if "user" in parts else parts[4] if len(parts) > 4 else ""
+        if rid not in self.menus:
+            return 404, {"message": "Not found"}
+        if "user" in parts and method == "POST":
+            if rid not in self.images:
+                return 400, {"message": "must upload richmenu image before applying it to user"}
+            self.default_menu = rid
+            return 200, {}
+        if path.endswith("/content") and method == "POST":
+            if request.headers.get("Content-Type") not in ("image/png", "image/jpeg"):
+                return 415, {"message": "Unsupported Media Type"}
+            self.images[rid] = request.get_data()
+            return 200, {}
+        if path.endswith("/content"):
+            return (200, self.images[rid]) if rid in self.images else (404, {"message": "Not found"})
+        if method == "DELETE":
+            self.menus.pop(rid)
+            self.images.pop(rid, None)
+            self.default_menu = None if self.default_menu == rid else self.default_menu
+            return 200, {}
+        return 200, self.menus[rid]
 
     def stop(self) -> None:
         self.server.clear()
@@ -123,11 +175,11 @@ class FakeLine:
             return [(b, h) for p, b, h in self.received if p == path]
 
     def texts(self, path: str | None = None) -> list[str]:
-        """Every text the bot sent (by reply or push), in order."""
+        """Every message the bot sent (by reply or push) as text (cards compact), in order."""
         with self._lock:
-            return [m["text"] for p, b, _ in self.received if p in ((REPLY, PUSH) if path is None
-                                                                      else (path,))
-                    for m in b.get("messages", []) if m.get("type") == "text"]
+            return [message_text(m) for p, b, _ in self.received
+                    if p in ((REPLY, PUSH) if path is None else (path,))
+                    for m in b.get("messages", [])]
 
     def wait_for(self, path: str, count: int, timeout: float = 10.0) -> list[tuple[dict, dict]]:
         """Wait until `count` requests reached `path`; fail the test if they never do."""
@@ -170,7 +222,7 @@ class LineUser:
 
     def text(self, text: str, **kw: Any) -> dict:
         msg = {"id": str(int(time.time() * 1e6)), "type": "text", "text": text,
-               "quoteToken": "q" + ulid()}
+               "quoteToken": "q" + ulid(), "markAsReadToken": "r" + ulid()}
         return self.event("message", message=msg, **kw)
 
     def tap(self, data: str, **kw: Any) -> dict:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.channels.base import stored_inbound
+from bot.channels.line.plain import message_text
 from bot.store import QueuedEvent, Store
 
 from .conftest import SECRET, TEST_FLOWS, TOKEN
@@ -93,7 +94,7 @@ def test_procfile_server_answers_and_resumes_orphaned_events(server, line_api):
     assert post(server, body, sign(body, SECRET)) == 200
     assert post(server, body, "forged") == 400
     replies = line_api.wait_for(REPLY, 2)
-    assert replies[1][0]["messages"][0]["text"] == "テスト用のあいさつです。"
+    assert message_text(replies[1][0]["messages"][0]) == "テスト用のあいさつです。"
     time.sleep(0.3)
     assert len(line_api.requests(REPLY)) == 2
     # 10 MB: a 413 the client hears (before: the connection was dropped mid-upload)
@@ -115,7 +116,7 @@ def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, worksp
         body = u.body(u.follow())
         assert post(server, body, sign(body, SECRET)) == 200
     replies = line_api.wait_for(REPLY, 1 + len(users))[1:]
-    assert [b["messages"][0]["text"] for b, _ in replies] == ["新しいあいさつです。"] * len(users)
+    assert [message_text(b["messages"][0]) for b, _ in replies] == ["新しいあいさつです。"] * len(users)
     log = log_file.read_text()
     reloaded = set(re.findall(r"\[(\d+)\] INFO bot.reload: content reloaded", log))
     assert len(reloaded) == 2, log  # both workers of the Procfile

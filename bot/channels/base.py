@@ -82,6 +82,9 @@ class Channel(Protocol):
     def profile(self, key: ConvKey) -> str | None:
         """The person's display name on the platform, if it has one."""
 
+    def mark_read(self, key: ConvKey, receipt: str) -> None:
+        """Show the person their messages up to this one as read (a courtesy; may do nothing)."""
+
 
 def retry_key(*parts: object) -> str:
     """The one retry-key scheme: a UUID derived from what is being sent."""
@@ -93,8 +96,12 @@ def clean_text(text: str, limit: int = TEXT_MAX) -> str:
     return _UNSAFE.sub("\ufffd", text)[:limit]
 
 
-def stored_inbound(kind: str, ts_ms: int, text: str = "", data: str = "") -> dict[str, Any]:
+def stored_inbound(kind: str, ts_ms: int, text: str = "", data: str = "",
+                   receipt: str = "") -> dict[str, Any]:
     """The stored form of an inbound, with the event time as 'now'; text is cleaned.
+
+    `receipt` is what the platform needs to show the message as read (LINE's
+    markAsReadToken), kept only when there is one.
 
     Raises ValueError for a time that is not a real date (the event is then skipped).
     """
@@ -102,11 +109,14 @@ def stored_inbound(kind: str, ts_ms: int, text: str = "", data: str = "") -> dic
         at = datetime.fromtimestamp(ts_ms / 1000, timezone.utc)
     except (OverflowError, OSError, ValueError) as exc:
         raise ValueError("timestamp out of range") from exc
-    return {"kind": kind, "at": at.isoformat(), "text": clean_text(text),
-            "data": clean_text(data, 300)}
+    stored = {"kind": kind, "at": at.isoformat(), "text": clean_text(text),
+              "data": clean_text(data, 300)}
+    if receipt:
+        stored["receipt"] = clean_text(receipt, 300)
+    return stored
 
 
 def inbound_from(data: dict[str, Any]) -> Inbound:
     """Rebuild an engine inbound from its stored form."""
     return Inbound(data["kind"], datetime.fromisoformat(data["at"]), data.get("text", ""),
-                   data.get("data", ""))
+                   data.get("data", ""), data.get("receipt", ""))

@@ -21,6 +21,7 @@ from ..engine import ContactCard, ConvKey, Reply
 from ..store import QueuedEvent, Store
 from ..store.schema import local_messages
 from .base import Batch, Delivery, Outbound, retry_key, stored_inbound
+from .line.plain import message_text
 from .line.render import render
 
 CHANNEL = "local"
@@ -37,8 +38,8 @@ class Delivered:
     pushed: bool  # sent unprompted (a staff reply, a return to the bot)
 
     def texts(self) -> list[str]:
-        """The texts of the messages."""
-        return [m.get("text", "") for m in self.messages]
+        """The messages as compact text (cards with their numbers), as the terminal shows them."""
+        return [message_text(m) for m in self.messages]
 
     def buttons(self) -> list[dict[str, str]]:
         """The quick-reply buttons under the last message: label, data, text."""
@@ -78,6 +79,9 @@ class LocalChannel:
     def profile(self, key: ConvKey) -> str | None:
         """The local channel knows no names."""
         return None
+
+    def mark_read(self, key: ConvKey, receipt: str) -> None:
+        """Nothing to mark: the chat and the simulator show no 既読."""
 
     def _store(self, key: ConvKey, payload: dict[str, Any], rkey: str) -> None:
         try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from ..clock import JST, fmt_minute
-from ..engine.types import ContactCard, Inbound, Message, Text
-from . import Contact, Directory, offered_beyond_audience
+from ..clock import JST, describe_when, fmt_minute
+from ..engine.types import CardPhone, ContactCard, Inbound, Message, Text
+from . import Contact, Directory, Status, offered_beyond_audience
 
 SPEC_KEYS = {"match", "alert", "all", "ids", "limit", "fallback", "open_only", "english", "audience"}
 DEFAULT_LIMIT = 4
@@ -27,15 +27,45 @@ def card(directory: Directory, contact: Contact, at: datetime,
     """One window as a card, with its status at `at`; says whom it is for when the person
     has not said they belong to that group."""
     status = directory.status(contact, at)
-    lines = [contact.summary]
-    if answers is not None and offered_beyond_audience(contact, answers):
-        lines += [FOR_WHOM[a] for a in contact.audience if a in FOR_WHOM]
+    beyond = answers is not None and offered_beyond_audience(contact, answers)
+    for_whom = [FOR_WHOM[a] for a in contact.audience if a in FOR_WHOM] if beyond else []
+    lines = [contact.summary, *for_whom]
     lines += [f"☎ {p.describe()}" for p in contact.phones]
     lines.append(status.describe(at))
-    if contact.hours.note and not contact.hours.unknown:
-        lines.append(contact.hours.note)
-    return ContactCard(contact.id, f"■ {contact.name}（{contact.operator}）", tuple(lines),
-                       contact.url, status.open_now)
+    hours_note = contact.hours.note if contact.hours.note and not contact.hours.unknown else None
+    if hours_note:
+        lines.append(hours_note)
+    return ContactCard(
+        contact.id, f"■ {contact.name}（{contact.operator}）", tuple(lines), contact.url,
+        status.open_now, kind="emergency" if contact.emergency else "window",
+        name=contact.name, operator=contact.operator, summary=contact.summary,
+        badge=badge(status, at), hours=today_hours(status),
+        phones=tuple(CardPhone(p.number, p.cost(), p.note or "") for p in contact.phones),
+        notes=tuple(for_whom + limits(contact) + ([hours_note] if hours_note else [])))
+
+
+def badge(status: Status, at: datetime) -> str:
+    """'受付中', '時間外・次は明日 8:30から' or '時間は要確認'."""
+    if status.open_now is None:
+        return MARK[None]
+    if status.open_now:
+        return MARK[True]
+    if status.next_open is None:
+        return MARK[False]
+    return f"{MARK[False]}・次は{describe_when(status.next_open, at)}"
+
+
+def today_hours(status: Status) -> str:
+    """'今日 8:30〜17:15', '24時間', '今日は休み', or how the hours vary."""
+    if status.today == "24時間" or status.open_now is None:
+        return status.today
+    return "今日は休み" if status.today == "休み" else f"今日 {status.today}"
+
+
+def limits(contact: Contact) -> list[str]:
+    """Who may use a window beyond the groups above: crime victims. (Who may report is said
+    in the window's own hours note, where editors put it.)"""
+    return [FOR_VICTIMS + "。"] if "crime_victim" in contact.audience else []
 
 
 TOLLS_EN = {"free": "free call", "mostly_free": "free from most phones",
@@ -49,11 +79,18 @@ def english_card(directory: Directory, contact: Contact, at: datetime) -> Contac
     status = directory.status(contact, at)
     name = f"{contact.name_en} ({contact.name})" if contact.name_en else contact.name
     lines = [contact.summary_en] if contact.summary_en else []
+    phones = []
     for p in contact.phones:
-        notes = [TOLLS_EN[p.toll]] + ([] if p.ip_phone else ["may not connect from IP phones"])
-        lines.append(f"☎ {p.number} ({'; '.join(notes)})")
-    lines.append(english_status(contact, status, at))
-    return ContactCard(contact.id, f"■ {name}", tuple(lines), contact.url, status.open_now)
+        notes = "; ".join([TOLLS_EN[p.toll]] + ([] if p.ip_phone else
+                                                 ["may not connect from IP phones"]))
+        lines.append(f"☎ {p.number} ({notes})")
+        phones.append(CardPhone(p.number, notes))
+    said = english_status(contact, status, at)
+    lines.append(said)
+    return ContactCard(contact.id, f"■ {name}", tuple(lines), contact.url, status.open_now,
+                       kind="emergency" if contact.emergency else "window", name=name,
+                       summary=contact.summary_en or "", badge=said.split(" (")[0].rstrip("."),
+                       hours=said.partition(" (")[2].rstrip(")"), phones=tuple(phones), lang="en")
 
 
 def english_status(contact: Contact, status, at: datetime) -> str:
@@ -83,10 +120,10 @@ def row(directory: Directory, contact: Contact, at: datetime) -> str:
     and who may use it when that is limited."""
     status = directory.status(contact, at)
     reach = [f"　☎ {p.describe()}" for p in contact.phones] or [f"　{contact.url or ''}"]
-    limits = [f"　{FOR_VICTIMS}"] if "crime_victim" in contact.audience else []
+    limited = [f"　{FOR_VICTIMS}"] if "crime_victim" in contact.audience else []
     if contact.reporters:
-        limits.append("　" + who_may_report(contact.reporters))
-    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach, *limits])
+        limited.append("　" + who_may_report(contact.reporters))
+    return "\n".join([f"・{contact.name}（{MARK[status.open_now]}）", *reach, *limited])
 
 
 def who_may_report(reporters: tuple[str, ...]) -> str:

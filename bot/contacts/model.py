@@ -46,16 +46,18 @@ class Phone:
     ip_phone: bool = True
     note: str | None = None
 
-    def describe(self) -> str:
-        """'0570-003-110（ナビダイヤル・通話料がかかります。IP電話や…つながらないことがあります）'"""
+    def cost(self) -> str:
+        """What the call costs and who may not get through: 'ナビダイヤル・通話料がかかります。IP電話や…'."""
         parts = [TOLLS[self.toll]]
         if self.toll == "navi":  # hotlines.md: many 0570 numbers refuse IP phones and prepaid mobiles
             parts.append(NAVI_REACH)
         elif not self.ip_phone:
             parts.append(IP_REACH)
-        if self.note:
-            parts.append(self.note)
-        return f"{self.number}（{'。'.join(parts)}）"
+        return "。".join(parts)
+
+    def describe(self) -> str:
+        """'0570-003-110（ナビダイヤル・通話料がかかります。IP電話や…つながらないことがあります）'"""
+        return f"{self.number}（{'。'.join([self.cost()] + ([self.note] if self.note else []))}）"
 
 
 @dataclass(frozen=True)

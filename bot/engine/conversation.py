@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping
 
 from ..nlu import Signals
 from .conditions import holds
-from .flows import ButtonSpec, FlowSpec, SayItem, StateSpec
+from .flows import COMMANDS, ButtonSpec, FlowSpec, SayItem, StateSpec
 from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFER, RESERVED,
                       DeskView, StaffTalk)
 from .english import english_reply
@@ -20,6 +20,7 @@ from .matching import answer_button, contained_button, exact_button
 from .normalize import normalize
 from .postback import Postback
 from .safety import CHECKS, Safety
+from .stale import stale_answer
 from .types import Button, ConvState, Inbound, Message, Outcome, Reply, Text
 
 HISTORY_MAX = 30     # steps kept for 戻る
@@ -79,9 +80,12 @@ class Engine:
         if inbound.kind == "group":
             self._group_notice(conv, reply)
         elif desk.status == "claimed":  # staff have the conversation: the bot says nothing
+            if inbound.receipt:  # read when staff answer, not before (desk.py)
+                conv.flags["unread"] = inbound.receipt
             self.safety.record(conv, signals, inbound.at)
             actions += [ALERT + n for n in ("danger", "crisis") if n in self.safety.sure(signals)]
-        else:
+        else:  # the bot answers, and the channel marks the message read with its answer
+            conv.flags.pop("unread", None)
             self._turn(conv, reply, inbound, signals, desk, fired, actions)
         conv.last_active = inbound.at
         return Outcome(conv, reply, fired, actions)
@@ -108,6 +112,8 @@ class Engine:
             self.safety.alarm_turn(conv, reply, inbound, signals, alarms, fired)
             return
         stale = self._stale(conv, inbound)
+        if not stale and stale_answer(self, conv, reply, inbound, signals, fired, actions):
+            return
         if conv.state in CHECKS and not stale and not self._command(inbound):
             self.safety.on_answer(conv, reply, inbound, signals, fired, actions)
             return
@@ -227,6 +233,13 @@ class Engine:
             button = answer_button(state, conv.answers)
             inferred = button is not None
         button = button or contained_button(state, inbound.text)
+        if button is None and self._from_earlier_question(conv, inbound):
+            fired.append("stale:button")
+            self._say_message(reply, "stale_button" if "stale_button" in self.spec.messages
+                              else "not_understood")
+            reply.messages.extend(self._say(state, conv.answers, inbound))
+            self._reshow(conv, reply)
+            return
         if button is not None and button.command:
             fired.append(f"command:{button.command}")
             self._run_command(button.command, conv, reply, inbound)
@@ -305,10 +318,17 @@ class Engine:
         offered_in, bid = data.state, data.name
         if offered_in == conv.state:
             return next((b for b in state.buttons if b.id == bid), None)
-        # A button from an earlier message: read its label as words said now.
+        # A button from an earlier message counts only where the current question offers
+        # the same button (合う相談窓口を見る): わからない to the age is no answer to another question.
         earlier = self.flows[conv.flow].spec.states.get(offered_in)
         tapped = next((b for b in earlier.buttons if b.id == bid), None) if earlier else None
-        return exact_button(state, tapped.label) if tapped else None
+        return next((b for b in state.buttons if tapped and b.id == tapped.id
+                     and b.label == tapped.label), None)
+
+    def _from_earlier_question(self, conv: ConvState, inbound: Inbound) -> bool:
+        """A tap on a flow button that belongs to another question than the current one."""
+        data = Postback.decode(inbound.data)
+        return inbound.kind == "button" and data.kind == "button" and data.state != conv.state
 
     def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound,
               inferred: bool = False) -> None:
@@ -350,9 +370,11 @@ class Engine:
                 self.handoff.back_to(conv)
             self._say_message(reply, "help")
             self._reshow(conv, reply)
-        elif name == "contacts":
-            target = self.spec.commands[name].to
-            assert target is not None  # validated: the contacts command names a state
+        elif self.spec.commands.get(name) and self.spec.commands[name].to:
+            target = self.spec.commands[name].to  # contacts, emergency: a state to show
+            assert target is not None
+            if conv.state in RESERVED:
+                self.handoff.back_to(conv)
             self._push_history(conv)
             self._enter(conv, target, reply, inbound)
 
@@ -440,8 +462,8 @@ class Engine:
         state = self._state(conv)
         if state.buttons:
             return [Button(b.label, button_data(state.name, b.id), b.label) for b in state.buttons]
-        return [Button(c.label, command_data(c.name), c.label)
-                for c in self.spec.commands.values() if c.name != "back" or conv.history]
+        return [Button(c.label, command_data(c.name), c.label) for c in self.spec.commands.values()
+                if c.name in COMMANDS and (c.name != "back" or conv.history)]
 
     def _state(self, conv: ConvState) -> StateSpec:
         assert conv.state is not None, "a conversation in no state has no question"

@@ -16,10 +16,12 @@ from ..yamlsrc import ContentError, item_lines, key_line
 from . import conditions, limits
 
 COMMANDS = ("restart", "back", "contacts", "help")
-BUTTON_COMMANDS = COMMANDS + ("staff", "delete")  # a button may also ask for staff or deletion
+OPTIONAL_COMMANDS = ("emergency",)  # 緊急のとき (the rich menu): a state with 110, 119, crisis lines
+BUTTON_COMMANDS = COMMANDS + OPTIONAL_COMMANDS + ("staff", "delete")  # also staff or deletion
 MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
             "group_notice", "help", "nothing_to_go_back_to", "understood", "noted",
             "content_changed", "feeling")
+OPTIONAL_MESSAGES = ("stale_button",)  # a tap on an earlier question's button
 INTERRUPTS = ("medical", "danger", "crisis")
 HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "after_hours_alarm", "still_waiting",
                  "cancelled", "declined", "returned", "closed", "offer")
@@ -301,12 +303,15 @@ class _Reader(yamlsrc.Checker):
     def commands(self, node: Any) -> dict[str, CommandSpec]:
         if node is None:
             return {}
-        if not self.keys(node, set(COMMANDS), "commands"):
+        if not self.keys(node, set(COMMANDS + OPTIONAL_COMMANDS), "commands"):
             return {}
         out = {}
         for name, spec in node.items():
             line = node.line_of(name)
-            if name in COMMANDS and self.keys(spec, COMMAND_KEYS, f"command {name!r}"):
+            if name in OPTIONAL_COMMANDS and not spec.get("to"):
+                self.error(line, f"command {name!r} needs 'to', the state it shows")
+            if name in COMMANDS + OPTIONAL_COMMANDS and \
+                    self.keys(spec, COMMAND_KEYS, f"command {name!r}"):
                 out[name] = CommandSpec(name, self.label(spec.get("label"), line),
                                         self.words(spec.get("words"), line), spec.get("to"))
         return out
@@ -314,7 +319,7 @@ class _Reader(yamlsrc.Checker):
     def messages(self, node: Any) -> dict[str, str]:
         if node is None:
             return {}
-        if not self.keys(node, set(MESSAGES), "messages"):
+        if not self.keys(node, set(MESSAGES + OPTIONAL_MESSAGES), "messages"):
             return {}
         return {k: self.text(v, node.line_of(k), f"message {k!r}") for k, v in node.items()}
 

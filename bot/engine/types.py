@@ -33,12 +33,14 @@ class Inbound:
     `unfollow` means the person blocked us, and their data is deleted.
 
     `at` is when it happened (the platform's event time), which is "now" for the engine.
+    `receipt` is the platform's token to show the message as read, if it has one.
     """
 
     kind: InboundKind
     at: datetime
     text: str = ""
     data: str = ""
+    receipt: str = ""
 
 
 @dataclass(frozen=True)
@@ -58,14 +60,43 @@ class Text:
 
 
 @dataclass(frozen=True)
+class CardPhone:
+    """A number on a card: as written, what the call costs and who gets through, and which line."""
+
+    number: str
+    note: str = ""   # 通話無料 / ナビダイヤル・通話料がかかります / IP電話からはつながらないことがあります
+    label: str = ""  # which of several numbers (岩手・宮城・福島からはこちら)
+
+
+CardKind = Literal["window", "emergency"]
+
+
+@dataclass(frozen=True)
 class ContactCard:
-    """One consultation window, ready to show: a title and short lines."""
+    """One consultation window, ready to show.
+
+    `title` and `lines` are the card as plain text (the terminal, transcripts,
+    stories); the other fields are the same card in parts, for channels that
+    draw cards with call buttons. `kind` "emergency" is 110 or 119: drawn so it
+    cannot be missed. `badge` says whether it is open now ("受付中", "時間外・次は
+    月曜 8:30"); `hours` is today's; `notes` say whom it is for where that is
+    restricted; `lang` is the language of the card's words.
+    """
 
     contact_id: str
     title: str
     lines: tuple[str, ...]
     url: str | None = None
     open_now: bool | None = None
+    kind: CardKind = "window"
+    name: str = ""
+    operator: str = ""
+    summary: str = ""
+    badge: str = ""
+    hours: str = ""
+    phones: tuple[CardPhone, ...] = ()
+    notes: tuple[str, ...] = ()
+    lang: str = "ja"
 
     def as_text(self) -> str:
         """The card as plain text, as every channel without rich cards shows it."""

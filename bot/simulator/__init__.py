@@ -82,6 +82,7 @@ def _view(person: LocalConversation | None, delivered: list[Delivered], at: date
     if person is None:
         return view
     view["messages"] = [t for d in delivered for t in d.texts()]
+    view["line"] = [m for d in delivered for m in d.messages]  # what LINE receives, drawn as LINE does
     answer = [d for d in delivered if not d.pushed]
     view["buttons"] = delivered[-1].buttons() if delivered else []
     view["last"] = delivered[-1].id if delivered else person.channel.last_id(person.key)

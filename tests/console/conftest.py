@@ -11,6 +11,7 @@ from werkzeug.security import generate_password_hash
 from werkzeug.serving import make_server
 
 from bot import config
+from bot.channels.line.plain import message_text
 from bot.clock import JST
 
 from ..line_fake import PUSH, REPLY, LineUser
@@ -21,8 +22,10 @@ AFTER_HOURS = datetime(2026, 11, 23, 11, 0, tzinfo=JST)   # a national holiday
 
 
 @pytest.fixture
-def bot(make_app):
-    app = make_app(FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"], DISPATCH_POLL_SECONDS=0.1)
+def bot(make_app, request):
+    chat_mode = bool(getattr(request, "param", False))  # parametrize indirect=True for chat mode
+    app = make_app(FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"], DISPATCH_POLL_SECONDS=0.1,
+                   LINE_CHAT_MODE=chat_mode)
     for name, password in PASSWORDS.items():
         app.extensions["bot"].store.operators.create(name, generate_password_hash(password))
     app.extensions["bot"].desk.clock = lambda: STAFF_HOURS  # staff act when the person writes
@@ -77,7 +80,7 @@ class Person:
             for body, _ in self.api.requests(REPLY):
                 if body["replyToken"] == event["replyToken"]:
                     self.last = body
-                    return [m["text"] for m in body["messages"]]
+                    return [message_text(m) for m in body["messages"]]
             time.sleep(0.02)
         raise AssertionError(f"no reply to {event['type']} event")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 
+from bot.channels.line.plain import message_text
+
 from ..line_fake import PUSH, REPLY
 from .conftest import PASSWORDS, STAFF_HOURS, Person
 
@@ -46,7 +48,7 @@ def test_person_reaches_a_human_and_back(bot, line_api, console_url, browser, tm
     page.locator("#send").click()
     body, headers = line_api.wait_for(PUSH, 1)[0]
     assert body["to"] == person.line.user_id
-    assert body["messages"][0]["text"] == "スタッフの鈴木です。くわしく教えていただけますか。"
+    assert message_text(body["messages"][0]) == "スタッフの鈴木です。くわしく教えていただけますか。"
     assert headers["X-Line-Retry-Key"]
     page.locator("#transcript .line.staff", has_text="スタッフの鈴木です").wait_for()
     page.screenshot(path=os.environ.get("CONSOLE_SHOT", str(tmp_path / "console.png")), full_page=True)
@@ -59,7 +61,7 @@ def test_person_reaches_a_human_and_back(bot, line_api, console_url, browser, tm
     page.locator("#return").click()
     page.wait_for_url(f"{console_url}/console")
     returned = line_api.wait_for(PUSH, 2)[1][0]["messages"]
-    assert returned[0]["text"].startswith("スタッフとのやり取りが終わりました")
+    assert message_text(returned[0]).startswith("スタッフとのやり取りが終わりました")
     assert person.says("自分のことです")[-1] == "被害にあっている方は、18歳未満ですか？"
     actions = [r.action for r in bot.extensions["bot"].store.handoffs.audit_log()
                if r.operator == "alice"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import time
 
+from bot.channels.line.plain import message_text
+
 from ..line_fake import PUSH, REPLY
 from .conftest import claimed, login, post
 
@@ -16,7 +18,7 @@ def test_a_bot_reply_still_in_retry_is_withheld_once_staff_claim(bot, person, li
     line_api.behaviour[PUSH] = lambda b: (500, {"message": "Internal error"})
     person.line.post(person.line.text("18歳以上"))  # decided now, sending fails, retried in ~2 s
     deadline = time.time() + 5
-    while not line_api.requests(REPLY)[-1][0]["messages"][0]["text"].startswith("何がありましたか"):
+    while not message_text(line_api.requests(REPLY)[-1][0]["messages"][0]).startswith("何がありましたか"):
         assert time.time() < deadline
         time.sleep(0.05)
     store = bot.extensions["bot"].store

@@ -6,6 +6,7 @@ import itertools
 import pytest
 from linebot.v3.messaging import ReplyMessageRequest
 
+from bot.channels.line.check import problems
 from bot.channels.line.render import render
 from bot.engine import ContactCard, ConvState, Inbound
 from bot.engine.limits import BUTTONS_MAX, DATA_MAX, LABEL_MAX, MESSAGES_MAX, TEXT_MAX_UTF16, utf16_len
@@ -108,10 +109,13 @@ def check_line_limits(outcome, where: str) -> None:
     assert len(batches) <= 1, f"{where}: needs {len(batches)} requests"
     for batch in batches:
         assert 1 <= len(batch) <= MESSAGES_MAX
+        assert problems(batch) == [], where  # every limit, and the SDK's models
         for msg in batch:
-            assert utf16_len(msg["text"]) <= TEXT_MAX_UTF16
+            if msg["type"] == "text":
+                assert utf16_len(msg["text"]) <= TEXT_MAX_UTF16
         items = batch[-1].get("quickReply", {}).get("items", [])
         assert len(items) <= BUTTONS_MAX
+        assert len(items) == len(outcome.reply.buttons), where
         for item in items:
             assert len(item["action"]["label"]) <= LABEL_MAX, (where, item)
             assert len(item["action"]["data"]) <= DATA_MAX

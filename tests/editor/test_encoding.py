@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.channels.line.plain import message_text
+
 from ..helpers import wait_until
 from ..line_fake import REPLY, LineUser
 
@@ -47,4 +49,4 @@ def test_a_broken_edit_while_running_keeps_the_previous_content(make_app, worksp
     assert [str(e) for e in services.content_errors][0].startswith(f"contacts.yaml:{line}:")
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
     user.post(user.follow())
-    assert line_api.wait_for(REPLY, 1)[0][0]["messages"][0]["text"].startswith("こんにちは。")
+    assert message_text(line_api.wait_for(REPLY, 1)[0][0]["messages"][0]).startswith("こんにちは。")

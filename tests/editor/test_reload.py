@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 
+from bot.channels.line.plain import message_text
+
 from ..helpers import wait_until
 from ..line_fake import REPLY, LineUser
 
@@ -19,7 +21,7 @@ def greeting_for(app, line_api, user_id: str) -> str:
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"], user_id=user_id)
     count = len(line_api.requests(REPLY))
     user.post(user.follow())
-    return line_api.wait_for(REPLY, count + 1)[count][0]["messages"][0]["text"]
+    return message_text(line_api.wait_for(REPLY, count + 1)[count][0]["messages"][0])
 
 
 def test_an_edit_goes_live_within_seconds(make_app, workspace, line_api):
@@ -61,7 +63,7 @@ def test_a_conversation_in_a_removed_state_restarts_with_an_apology(make_app, wo
     services = app.extensions["bot"]
     assert wait_until(lambda: "age_question" in services.engine.spec.states)
     user.post(user.text("18歳以上"))
-    texts = [m["text"] for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]]
+    texts = [message_text(m) for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]]
     assert texts[0] == "ごめんなさい、案内の内容が新しくなったため、はじめからうかがいます。"
     assert texts[-1] == "どなたが困っていますか？"
 

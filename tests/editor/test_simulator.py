@@ -103,7 +103,7 @@ def test_an_editor_tries_a_conversation_in_the_browser(live_server, browser, wor
     assert page.locator('.window[data-id="sia_hotline"]').inner_text() == "sia_hotline: 受付中"
     assert '"topic": "defamation"' in page.locator("#answers").inner_text()
     assert page.locator("#fired").inner_text() == "button:advice.windows"
-    assert any("次は明日 8:30からです" in b for b in bot_bubbles(page))
+    assert any("時間外・次は明日 8:30から" in b for b in bot_bubbles(page))  # a card's badge
     assert page.locator("#quick button").all_inner_texts() == ["すべての窓口を見る", "最初から",
                                                                "スタッフと話したい"]
     page.screenshot(path=os.environ.get("SIMULATOR_SHOT", str(tmp_path / "simulator.png")), full_page=True)
@@ -121,3 +121,43 @@ def test_an_editor_tries_a_conversation_in_the_browser(live_server, browser, wor
     page.fill("#text", "最初から")  # the previous content still runs
     page.press("#text", "Enter")
     page.locator("#state", has_text="start").wait_for()
+
+
+def test_on_a_390_px_phone_the_windows_are_a_carousel_that_calls_with_one_tap(
+        live_server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(f"{live_server}/simulator")
+    page.uncheck("#now")
+    page.fill("#clock", "2026-11-24T10:00")  # a weekday morning
+    # Answer with the buttons inside the messages, as on LINE for PC (no quick replies there).
+    for label in ("自分のこと", "18歳以上", "悪口・デマを書かれた", "書き込みを消したい", "合う相談窓口を見る"):
+        page.locator(".bubble.flex").last.locator("button.flex-button", has_text=label).click()
+        page.locator("#state").filter(has_not_text="-").wait_for()
+        page.wait_for_function("(l) => [...document.querySelectorAll('#log .me')].some("
+                               "(e) => e.textContent === l)", arg=label)
+    page.locator("#state", has_text="windows").wait_for()
+    carousel = page.locator(".bubble.flex.carousel").last
+    call = carousel.locator("a.flex-button", has_text="電話する").first
+    assert call.get_attribute("href") == "tel:0570003110"
+    assert carousel.locator("a.flex-button", has_text="サイトを見る").first.get_attribute(
+        "href").startswith("https://")
+    assert "受付中" in carousel.inner_text() and "みんなの人権110番" in carousel.inner_text()
+    page.screenshot(path=os.environ.get("SIMULATOR_SHOT_PHONE", str(tmp_path / "phone.png")))
+    widths = page.evaluate("""() => ({page: document.documentElement.scrollWidth,
+        phone: document.getElementById('phone').scrollWidth,
+        phoneBox: document.getElementById('phone').clientWidth,
+        log: document.getElementById('log').scrollWidth,
+        logBox: document.getElementById('log').clientWidth})""")
+    assert widths["page"] <= 390 and widths["phone"] <= widths["phoneBox"], widths
+    assert widths["log"] <= widths["logBox"], widths  # only the carousel scrolls sideways
+    for button in page.locator("#quick button").all():
+        box = button.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, (button.inner_text(), box)
+
+    page.fill("#text", "もう死にたい")
+    page.press("#text", "Enter")
+    page.locator("#fired", has_text="interrupt:crisis").wait_for()
+    lines = page.locator(".bubble.flex.carousel").last
+    assert lines.locator("a.flex-button").first.get_attribute("href") == "tel:0120279338"
+    page.screenshot(path=os.environ.get("SIMULATOR_SHOT_CRISIS", str(tmp_path / "crisis.png")),
+                    full_page=True)

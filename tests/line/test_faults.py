@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from bot.channels.line.plain import message_text
 from bot.store.schema import inbox
 
 from ..helpers import wait_until
@@ -56,7 +57,7 @@ def test_an_outage_longer_than_six_tries_still_delivers_once(make_app, line_api)
     assert wait_until(lambda: line_api.delivered(), timeout=20)
     time.sleep(0.5)
     delivered = line_api.delivered()
-    assert len(delivered) == 1 and delivered[0]["messages"][0]["text"] == GREETING
+    assert len(delivered) == 1 and message_text(delivered[0]["messages"][0]) == GREETING
     assert len(line_api.requests(PUSH)) == 9  # 8 failures, then once; one retry key
     assert len({h["X-Line-Retry-Key"] for _, h in line_api.requests(PUSH)}) == 1
 
@@ -154,13 +155,13 @@ def test_a_poison_event_gets_the_fallback_at_once_and_blocks_nothing(make_app, l
     line_api.wait_for(REPLY, 1)
     started = time.time()
     user.post(user.text("壊れる"))
-    fallback = [m["text"] for m in line_api.wait_for(REPLY, 2, timeout=5)[1][0]["messages"]]
+    fallback = [message_text(m) for m in line_api.wait_for(REPLY, 2, timeout=5)[1][0]["messages"]]
     assert time.time() - started < 3  # not after 62 s of retries
     assert fallback[0].startswith("申し訳ありません")
     assert any("110" in t for t in fallback)  # the emergency window
     assert any("いのちの電話" in t or "よりそいホットライン" in t or "こころ" in t for t in fallback[1:])
     user.post(user.text("自分"))
-    assert [m["text"] for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]] == ["何がありましたか？"]
+    assert [message_text(m) for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]] == ["何がありましたか？"]
 
 
 def test_a_crash_mid_decision_leaves_no_duplicate_rows(make_app, line_api, monkeypatch):

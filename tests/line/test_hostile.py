@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from bot.channels.line.plain import message_text
+
 from ..line_fake import REPLY, LineUser, sign
 
 GREETING = "テスト用のあいさつです。"
@@ -30,7 +32,7 @@ def post_raw(person: LineUser, raw: bytes):
 
 def greeted(line_api, count: int = 1) -> None:
     bodies = line_api.wait_for(REPLY, count)
-    assert bodies[-1][0]["messages"][0]["text"] == GREETING
+    assert message_text(bodies[-1][0]["messages"][0]) == GREETING
 
 
 def test_json_nested_too_deep_gets_400_and_the_server_goes_on(person, line_api):
@@ -76,7 +78,7 @@ def test_text_that_cannot_be_stored_is_cleaned_and_answered(person, line_api, te
     replies = line_api.wait_for(REPLY, 2)
     assert replies[1][0]["messages"]  # an answer, not silence
     person.post(person.text("自分"))  # and the next message is not blocked
-    assert [m["text"] for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]] == ["何がありましたか？"]
+    assert [message_text(m) for m in line_api.wait_for(REPLY, 3)[2][0]["messages"]] == ["何がありましたか？"]
 
 
 def test_a_signed_body_that_is_not_utf8_gets_400(person, line_api):
@@ -110,6 +112,6 @@ def test_crisis_words_with_a_nul_still_get_the_crisis_lines(make_app, line_api, 
     person.post(person.follow())
     line_api.wait_for(REPLY, 1)
     person.post(body=json.dumps({"destination": "U0", "events": [person.text("死にたい\u0000")]}))
-    texts = [m["text"] for m in line_api.wait_for(REPLY, 2)[1][0]["messages"]]
+    texts = [message_text(m) for m in line_api.wait_for(REPLY, 2)[1][0]["messages"]]
     assert texts[0].startswith("話してくださって、ありがとうございます")
     assert any("☎" in t for t in texts[1:])  # a crisis line with its number

@@ -10,6 +10,8 @@ import pytest
 
 from bot import create_app
 
+from bot.channels.line.plain import message_text
+
 from ..line_fake import LOADING, PUSH, REPLY, LineUser
 
 GREETING = "テスト用のあいさつです。"
@@ -31,7 +33,7 @@ def test_follow_gets_greeting_and_buttons_by_reply(user, line_api):
     assert user.post(follow).status_code == 200
     body, headers = line_api.wait_for(REPLY, 1)[0]
     assert body["replyToken"] == follow["replyToken"]
-    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert [message_text(m) for m in body["messages"]] == [GREETING, WHO]
     assert labels(body) == ["自分", "友人・家族"]
     assert headers["Authorization"] == "Bearer test-channel-token"
 
@@ -41,10 +43,10 @@ def test_taps_and_words_drive_the_conversation(user, line_api):
     first = line_api.wait_for(REPLY, 1)[0][0]
     user.post(user.tap(data_for(first, "友人・家族")))
     second = line_api.wait_for(REPLY, 2)[1][0]
-    assert [m["text"] for m in second["messages"]] == [WHAT]
+    assert [message_text(m) for m in second["messages"]] == [WHAT]
     user.post(user.text("友人がネットで悪口を書かれています"))
     third = line_api.wait_for(REPLY, 3)[2][0]
-    assert [m["text"] for m in third["messages"]] == [
+    assert [message_text(m) for m in third["messages"]] == [
         "「悪口を書かれた」として進めます。", "ご本人からの相談が必要な窓口もあります。",
         "ありがとうございました。", "悪口の件ですね。"]
 
@@ -84,7 +86,7 @@ def test_an_event_missing_v3_fields_is_skipped_and_the_others_kept(user, line_ap
     del broken["webhookEventId"], broken["deliveryContext"]
     assert user.post(broken, {"type": "message"}, user.follow()).status_code == 200
     body = line_api.wait_for(REPLY, 1)[0][0]
-    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert [message_text(m) for m in body["messages"]] == [GREETING, WHO]
     time.sleep(0.3)
     assert line_api.sent_count() == 1
 
@@ -116,7 +118,7 @@ def test_sticker_gets_kind_answer_and_state_stays(user, line_api):
     line_api.wait_for(REPLY, 2)
     user.post(user.sticker())
     body = line_api.wait_for(REPLY, 3)[2][0]
-    assert [m["text"] for m in body["messages"]] == ["画像やスタンプは読み取れません。"]
+    assert [message_text(m) for m in body["messages"]] == ["画像やスタンプは読み取れません。"]
     assert labels(body) == ["悪口を書かれた", "つきまとい"]
 
 
@@ -124,7 +126,7 @@ def test_group_chat_gets_one_notice_and_no_interview(user, line_api):
     group = {"type": "group", "groupId": "C" + "9" * 32, "userId": user.user_id}
     user.post(user.text("悪口を書かれた", source=group))
     body = line_api.wait_for(REPLY, 1)[0][0]
-    assert [m["text"] for m in body["messages"]] == ["グループでは相談をお受けしていません。1対1でどうぞ。"]
+    assert [message_text(m) for m in body["messages"]] == ["グループでは相談をお受けしていません。1対1でどうぞ。"]
     assert "quickReply" not in body["messages"][-1]
     user.post(user.text("自分", source=group), user.text("つきまとい", source=group))
     time.sleep(0.5)
@@ -146,7 +148,7 @@ def test_webhook_answers_fast_while_api_stalls(make_app, line_api):
     loading = line_api.wait_for(LOADING, 1, timeout=5)[0][0]
     assert loading["chatId"] == user.user_id and loading["loadingSeconds"] % 5 == 0
     bodies = [b for b, _ in line_api.wait_for(REPLY, 2, timeout=25)]
-    assert [m["text"] for m in bodies[1]["messages"]] == [WHAT]
+    assert [message_text(m) for m in bodies[1]["messages"]] == [WHAT]
 
 
 def test_spent_reply_token_falls_back_to_push_with_retry_key(user, line_api):
@@ -154,7 +156,7 @@ def test_spent_reply_token_falls_back_to_push_with_retry_key(user, line_api):
     user.post(user.follow())
     body, headers = line_api.wait_for(PUSH, 1)[0]
     assert body["to"] == user.user_id
-    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert [message_text(m) for m in body["messages"]] == [GREETING, WHO]
     assert uuid.UUID(headers["X-Line-Retry-Key"])
     assert len(line_api.requests(REPLY)) == 1
 
@@ -197,8 +199,8 @@ def test_events_of_one_user_are_processed_in_timestamp_order(make_app, line_api)
     later.join()
     bodies = [b for b, _ in line_api.wait_for(REPLY, 3)]
     assert bodies[1]["replyToken"] == answer_who["replyToken"]
-    assert [m["text"] for m in bodies[1]["messages"]] == [WHAT]
-    assert [m["text"] for m in bodies[2]["messages"]] == ["ありがとうございました。"]
+    assert [message_text(m) for m in bodies[1]["messages"]] == [WHAT]
+    assert [message_text(m) for m in bodies[2]["messages"]] == ["ありがとうございました。"]
 
 
 def test_events_stored_out_of_order_are_answered_in_timestamp_order(make_app, line_api):
@@ -227,7 +229,7 @@ def test_acknowledged_event_survives_a_crash_before_processing(make_app, line_ap
     revived = make_app()
     revived.extensions["bot"].dispatcher.start()
     body = line_api.wait_for(REPLY, 1)[0][0]
-    assert [m["text"] for m in body["messages"]] == [GREETING, WHO]
+    assert [message_text(m) for m in body["messages"]] == [GREETING, WHO]
 
 
 def test_restart_mid_conversation_continues_where_it_was(make_app, line_api):
@@ -241,7 +243,7 @@ def test_restart_mid_conversation_continues_where_it_was(make_app, line_api):
     user.client = second_app.test_client()
     user.post(user.text("つきまとい"))
     body = line_api.wait_for(REPLY, 3)[2][0]
-    assert [m["text"] for m in body["messages"]] == ["ありがとうございました。"]
+    assert [message_text(m) for m in body["messages"]] == ["ありがとうございました。"]
 
 
 def test_time_is_the_event_timestamp_not_the_server_clock(user, line_api):
@@ -251,7 +253,7 @@ def test_time_is_the_event_timestamp_not_the_server_clock(user, line_api):
     user.clock += 25 * 3600 * 1000  # the next message was written a day later
     user.post(user.text("こんにちは"))
     body = line_api.wait_for(REPLY, 3)[2][0]
-    assert [m["text"] for m in body["messages"]] == ["おかえりなさい。", WHO]
+    assert [message_text(m) for m in body["messages"]] == ["おかえりなさい。", WHO]
 
 
 def test_unfollow_deletes_what_was_stored(app, user, line_api):

@@ -32,7 +32,7 @@ def init_app(app: Flask) -> LineChannel | None:
         return None
     app.extensions["line_secret"] = secret.encode()
     return LineChannel(token, app.config.get("LINE_API_BASE_URL"),
-                       app.config["LINE_API_TIMEOUT"])
+                       app.config["LINE_API_TIMEOUT"], chat_mode=bool(app.config["LINE_CHAT_MODE"]))
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)

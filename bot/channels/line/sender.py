@@ -21,7 +21,8 @@ import time
 from typing import Any, Callable, Sequence
 
 import urllib3
-from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi,
+from linebot.v3.messaging import (ApiClient, ApiException, Configuration,
+                                  MarkMessagesAsReadByTokenRequest, MessagingApi,
                                   PushMessageRequest, ReplyMessageRequest,
                                   ShowLoadingAnimationRequest)
 
@@ -59,11 +60,12 @@ class LineChannel:
     name = "line"
 
     def __init__(self, access_token: str, host: str | None = None, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, chat_mode: bool = False):
         config = Configuration(access_token=access_token, host=host) if host \
             else Configuration(access_token=access_token)
         self.api = MessagingApi(ApiClient(config))
         self.timeout, self.clock = timeout, clock
+        self.chat_mode = chat_mode  # chat on in LINE Official Account Manager: we mark read
 
     def render(self, reply: Reply, fired: Sequence[str] = ()) -> Outbound:
         """Render a reply into request-sized batches."""
@@ -81,6 +83,8 @@ class LineChannel:
             except SendError as exc:
                 exc.sent = i
                 raise
+        if delivery.data.get("read_token"):  # answered: now, and only now, it shows 既読
+            self.mark_read(key, delivery.data["read_token"])
 
     def _first(self, key: ConvKey, d: Delivery, batch: Batch) -> None:
         """Batch 0: by reply while the token is surely valid, else by push (see the module)."""
@@ -145,6 +149,16 @@ class LineChannel:
         except (SendError, ApiException, ValueError) as exc:
             logger.warning("display name not available: %s", type(exc).__name__)
             return None
+
+    def mark_read(self, key: ConvKey, receipt: str) -> None:
+        """With chat mode on, show the person's messages up to this one as read (best effort)."""
+        if not self.chat_mode:
+            return  # with chat off, LINE marks every message read by itself
+        try:
+            self._call(self.api.mark_messages_as_read_by_token_with_http_info,
+                       MarkMessagesAsReadByTokenRequest(markAsReadToken=receipt))
+        except (SendError, ApiException) as exc:  # a courtesy: never fail the answer for it
+            logger.warning("marking a message read failed: %s", type(exc).__name__)
 
     def loading(self, key: ConvKey) -> None:
         """Show the typing dots in a one-to-one chat while an answer takes time."""

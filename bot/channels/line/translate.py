@@ -47,9 +47,11 @@ def _kind(event: Event, shared: bool) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, PostbackEvent):
         return "button", {"data": event.postback.data}
     if isinstance(event, MessageEvent):
+        # With chat on, LINE shows 既読 only when we mark the message read (see sender.py).
+        receipt = getattr(event.message, "mark_as_read_token", None) or ""
         if isinstance(event.message, TextMessageContent):
-            return "text", {"text": event.message.text}
-        return "other", {}
+            return "text", {"text": event.message.text, "receipt": receipt}
+        return "other", {"receipt": receipt}
     return None
 
 
@@ -79,5 +81,7 @@ def translate(event: Event) -> QueuedEvent | None:
     except ValueError:
         logger.warning("event %s skipped: its timestamp is not a real time", event_id)
         return None
-    return QueuedEvent(event_id, str(ConvKey(CHANNEL, chat_id)), event.timestamp, inbound,
-                       {"reply_token": reply_token} if reply_token else {})
+    delivery = {"reply_token": reply_token} if reply_token else {}
+    if inbound.get("receipt"):
+        delivery["read_token"] = inbound["receipt"]
+    return QueuedEvent(event_id, str(ConvKey(CHANNEL, chat_id)), event.timestamp, inbound, delivery)

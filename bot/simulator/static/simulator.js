@@ -17,6 +17,22 @@ function bubble(text, who) {
   $("log").scrollTop = $("log").scrollHeight;
 }
 
+// A tap on a button inside a message: the same postback LINE would send.
+function act(action) {
+  if (action.type === "clipboard") {
+    if (navigator.clipboard) navigator.clipboard.writeText(action.clipboardText || "");
+    return;
+  }
+  const shown = action.displayText || action.label;
+  bubble(shown, "me");
+  turn({kind: "button", data: action.data, text: shown});
+}
+
+function lineBubble(message) {
+  $("log").appendChild(lineMessage(message, act));
+  $("log").scrollTop = $("log").scrollHeight;
+}
+
 function showErrors(errors) {
   $("errors").hidden = !errors || errors.length === 0;
   $("errors").textContent = errors && errors.length
@@ -27,7 +43,8 @@ function show(view) {
   showErrors(view.content_errors);
   if (view.error) { bubble("⚠ " + view.error, "bot"); return; }
   if (view.last) last = view.last;
-  (view.messages || []).forEach((m) => bubble(m, "bot"));
+  if (view.line) view.line.forEach(lineBubble);
+  else (view.messages || []).forEach((m) => bubble(m, "bot"));
   if (!view.buttons || (!view.buttons.length && !(view.messages || []).length)) return;
   $("quick").replaceChildren(...(view.buttons || []).map((b) => {
     const button = document.createElement("button");
