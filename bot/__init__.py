@@ -58,12 +58,21 @@ class Services:
         self.content_errors = errors
 
     def start(self) -> None:
-        """Start this process's workers and content watcher, and train the model meanwhile."""
+        """Start this process's workers and content watcher, and warm up meanwhile."""
         if self.dispatcher.start() | self.watcher.start():
             logger.info("dispatcher and content watcher running in this process")
+            threading.Thread(target=self.warm, name="warm", daemon=True).start()
+
+    def warm(self) -> None:
+        """Load now what the first message would otherwise wait for: the model, the LINE SDK."""
+        from .channels import line
+
+        try:
+            line.warm(self.channels.get(line.CHANNEL))  # type: ignore[arg-type]
             if self.content is not None and not self.content.classifier.trained:
-                threading.Thread(target=self.content.classifier.train, name="train",
-                                 daemon=True).start()
+                self.content.classifier.train()
+        except Exception as exc:  # the first use loads them again, and says why it fails
+            logger.warning("warming up failed: %s", type(exc).__name__)
 
     def stop(self) -> None:
         """Stop them: each worker finishes the event in hand and releases its lease."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
@@ -33,7 +34,12 @@ login_manager = LoginManager()
 login_manager.login_view = "console_auth.login"
 login_manager.login_message = "ログインしてください。"
 bp = Blueprint("console_auth", __name__, url_prefix="/console", template_folder="templates")
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))  # unknown names cost the same
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash to check unknown names against, so they cost the same (made once, when needed)."""
+    return generate_password_hash(secrets.token_hex(16))
 
 
 @dataclass
@@ -92,7 +98,7 @@ def login() -> Any:
         return render_template("console/login.html"), 429
     operator = operators.by_name(name)
     password = request.form.get("password", "")
-    valid = check_password_hash(operator.password_hash if operator else _DUMMY_HASH, password)
+    valid = check_password_hash(operator.password_hash if operator else _dummy_hash(), password)
     if operator is None or not valid:
         operators.failed(name, ip)
         flash("名前かパスワードが違います。")

@@ -8,13 +8,17 @@ and the app's start do), so that loading stays fast.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
 from pathlib import Path
 
 from ..yamlsrc import ContentError
-from .classify import MAYBE, SURE, Signals, Understanding
+from .classify import MAYBE, SURE, Signals, Understanding, code_version
 from .examples import NONE, Examples, check_examples, read_examples
 from .rules import ALARMS, read_rules
 
+logger = logging.getLogger(__name__)
 __all__ = ["MAYBE", "SURE", "Signals", "Understanding", "contradictions", "disagreements",
            "load_understanding"]
 
@@ -52,7 +56,7 @@ def _load(keywords: Path, examples_dir: Path, shown: str, key: str | None,
     if any(not e.warning for e in errors):
         return None, errors
     understanding = Understanding(ruleset, examples, key, cache_dir)
-    errors += contradictions(understanding)
+    errors += checked_contradictions(understanding, cache_dir)
     if any(not e.warning for e in errors):
         return None, errors
     return understanding, errors
@@ -83,6 +87,37 @@ def contradictions(understanding: Understanding) -> list[ContentError]:
                                         f"rule {r.id!r} (keywords.yaml:{r.line}) raises {name} on "
                                         "it; change the rule or move the example"))
     return out
+
+
+def checked_contradictions(understanding: Understanding,
+                           cache_dir: Path | None) -> list[ContentError]:
+    """`contradictions`, kept beside the cached model: the same files and code give the same list.
+
+    Checking every hard negative analyses each one; a process starting on files
+    already checked (another worker, a restart, a CLI command) reads the result.
+    """
+    path = None
+    if cache_dir is not None and understanding.key:
+        path = cache_dir / f"checked-{understanding.key[:32]}-{code_version()}.json"
+        try:
+            rows = json.loads(path.read_text("utf-8"))
+            return [ContentError(r["file"], r["line"], r["message"]) for r in rows]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # not checked yet, or a partial file: check again
+    found = contradictions(understanding)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps([{"file": e.file, "line": e.line, "message": e.message}
+                                       for e in found], ensure_ascii=False), "utf-8")
+            os.replace(tmp, path)
+            for old in sorted(path.parent.glob("checked-*.json"),
+                              key=lambda p: p.stat().st_mtime)[:-4]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.warning("content check not cached (%s)", exc)
+    return found
 
 
 def disagreements(understanding: Understanding) -> list[ContentError]:

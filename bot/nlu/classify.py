@@ -11,6 +11,7 @@ Crisis and danger have three levels:
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -332,6 +333,15 @@ def read_age(signals: Signals, text: str) -> None:
 
 @lru_cache(maxsize=1)
 def _versions() -> str:
-    """The libraries a pickled model depends on: another version trains afresh."""
-    return "-".join(version(p) for p in ("scikit-learn", "numpy", "scipy", "SudachiPy",
-                                         "SudachiDict-core"))
+    """The code and libraries a pickled model depends on: another version trains afresh."""
+    return "-".join([code_version()] + [version(p) for p in ("scikit-learn", "numpy", "scipy",
+                                                              "SudachiPy", "SudachiDict-core")])
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A digest of this package's code: what it cached is not reused by other code."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]

@@ -1,4 +1,9 @@
-"""The LINE channel: a thin webhook that verifies, stores and answers at once."""
+"""The LINE channel: a thin webhook that verifies, stores and answers at once.
+
+line-bot-sdk's models take about a second to import: they load when the
+channel is first used (`warm` does it in the background when workers start),
+so that CLI commands and app creation stay fast.
+"""
 from __future__ import annotations
 
 import base64
@@ -6,21 +11,54 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any, Callable
 
 from flask import Blueprint, Flask, current_app, request
-from linebot.v3.webhooks import Event
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .sender import LineChannel
-from .translate import CHANNEL, translate
+if TYPE_CHECKING:
+    from linebot.v3.webhooks import Event
 
+    from .sender import LineChannel
+
+CHANNEL = "line"
 logger = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
 DRAIN_MAX = 64 * 1024 * 1024  # read (and drop) a too-large body up to this, to answer 413 cleanly
 
 
-def init_app(app: Flask) -> LineChannel | None:
+class LazyChannel:
+    """The LINE channel, built (and the SDK imported) on first use, or by `warm`."""
+
+    name = CHANNEL
+
+    def __init__(self, build: Callable[[], LineChannel]):
+        self._build = build
+        self._built: LineChannel | None = None
+        self._lock = threading.Lock()
+
+    def built(self) -> LineChannel:
+        """The channel itself, built once."""
+        if self._built is None:
+            with self._lock:
+                if self._built is None:
+                    self._built = self._build()
+        return self._built
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.built(), attr)
+
+
+def warm(channel: LazyChannel | None) -> None:
+    """Import the SDK's webhook models and build the channel (a worker's start does this)."""
+    from . import translate  # noqa: F401 - imported for its cost, before the first request
+
+    if channel is not None:
+        channel.built()
+
+
+def init_app(app: Flask) -> LazyChannel | None:
     """Register /callback; return the channel, or None when LINE is not configured."""
     app.register_blueprint(bp)
     secret = app.config.get("LINE_CHANNEL_SECRET")
@@ -31,8 +69,15 @@ def init_app(app: Flask) -> LineChannel | None:
                     "/callback will answer 503 until both are set")
         return None
     app.extensions["line_secret"] = secret.encode()
-    return LineChannel(token, app.config.get("LINE_API_BASE_URL"),
-                       app.config["LINE_API_TIMEOUT"], chat_mode=bool(app.config["LINE_CHAT_MODE"]))
+    host, timeout = app.config.get("LINE_API_BASE_URL"), app.config["LINE_API_TIMEOUT"]
+    chat_mode = bool(app.config["LINE_CHAT_MODE"])
+
+    def build() -> LineChannel:
+        from .sender import LineChannel
+
+        return LineChannel(token, host, timeout, chat_mode=chat_mode)
+
+    return LazyChannel(build)
 
 
 @bp.app_errorhandler(RequestEntityTooLarge)
@@ -70,6 +115,8 @@ def parse_events(body: bytes) -> list[Event | None]:
 
 
 def _event(data: Any) -> Event | None:
+    from linebot.v3.webhooks import Event
+
     try:
         event = Event.from_dict(data)
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError):
@@ -98,6 +145,8 @@ def callback() -> tuple[str, int]:
     except ValueError as exc:
         logger.warning("webhook refused: malformed body (%s)", exc)
         return "malformed body", 400
+    from .translate import translate
+
     services = current_app.extensions["bot"]
     queued = [q for q in (translate(e) for e in events if e is not None) if q is not None]
     new = services.store.enqueue(queued) if queued else []
@@ -111,4 +160,4 @@ def callback() -> tuple[str, int]:
     return "OK", 200
 
 
-__all__ = ["CHANNEL", "init_app"]
+__all__ = ["CHANNEL", "LazyChannel", "init_app", "warm"]

@@ -14,7 +14,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from linebot.v3.messaging import ApiException, MessagingApi, MessagingApiBlob, RichMenuRequest
+from linebot.v3.messaging import (ApiClient, ApiException, Configuration, MessagingApi,
+                                  MessagingApiBlob, RichMenuRequest)
 
 from ...engine.postback import Postback
 from .limits import LABEL_MAX, clip
@@ -113,3 +114,29 @@ def _default(api: MessagingApi) -> str | None:
 def image(font_path: Any) -> bytes:
     """The menu's PNG, drawn with the font at `font_path`."""
     return draw(tiles(), font_path)
+
+
+class DataHostClient(ApiClient):
+    """An ApiClient that sends the SDK's api-data.line.me calls to another host (a fake, a proxy).
+
+    MessagingApiBlob names api-data.line.me in every call, whatever the
+    Configuration says; this replaces it when LINE_API_DATA_URL is set.
+    """
+
+    def __init__(self, configuration: Configuration, data_host: str | None):
+        super().__init__(configuration)
+        self.data_host = data_host
+
+    def call_api(self, *args: Any, **kwargs: Any) -> Any:
+        if self.data_host and kwargs.get("_host"):
+            kwargs["_host"] = self.data_host
+        return super().call_api(*args, **kwargs)
+
+
+def clients(config: Any) -> tuple[MessagingApi, MessagingApiBlob]:
+    """The Messaging API and its blob API, from the app's LINE settings."""
+    host = config.get("LINE_API_BASE_URL")
+    settings = Configuration(access_token=config["LINE_CHANNEL_ACCESS_TOKEN"],
+                             **({"host": host} if host else {}))
+    data_host = config.get("LINE_API_DATA_URL") or host
+    return MessagingApi(ApiClient(settings)), MessagingApiBlob(DataHostClient(settings, data_host))

@@ -17,9 +17,9 @@ from linebot.v3.webhooks import (Event, FollowEvent, GroupSource, JoinEvent, Lea
 from ...engine import ConvKey
 from ...store import QueuedEvent
 from ..base import stored_inbound
+from . import CHANNEL
 
 logger = logging.getLogger(__name__)
-CHANNEL = "line"
 _ID = re.compile(r"[\x21-\x7e]{1,100}")  # LINE's ids are short ASCII; anything else is forged
 
 
