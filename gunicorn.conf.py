@@ -2,8 +2,9 @@
 
 - on_starting (the master, before any worker): bring the database schema up to
   date, so that workers never race to create it.
-- post_worker_init: start the worker's dispatcher and content watcher at once,
-  so events left by a worker that died do not wait for the next webhook.
+- post_worker_init: load the LINE SDK (app creation leaves it for first use),
+  then start the worker's dispatcher and content watcher at once, so events
+  left by a worker that died do not wait for the next webhook.
 - worker_exit (SIGTERM, SIGHUP reload, max-requests): let the dispatcher finish
   the event in hand and release its leases, so nothing is resent or stalls.
 """
@@ -30,7 +31,9 @@ def on_starting(server):  # noqa: ANN001 - gunicorn's hook signature
 def post_worker_init(worker):  # noqa: ANN001
     """Log the app at INFO with the worker's pid, then start its dispatcher and watcher."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    worker.wsgi.extensions["bot"].start()
+    services = worker.wsgi.extensions["bot"]
+    services.warm(model=False)  # the LINE SDK, before this worker takes requests or events
+    services.start()
 
 
 def worker_exit(server, worker):  # noqa: ANN001

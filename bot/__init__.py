@@ -63,13 +63,13 @@ class Services:
             logger.info("dispatcher and content watcher running in this process")
             threading.Thread(target=self.warm, name="warm", daemon=True).start()
 
-    def warm(self) -> None:
-        """Load now what the first message would otherwise wait for: the model, the LINE SDK."""
+    def warm(self, model: bool = True) -> None:
+        """Load now what the first message would otherwise wait for: the LINE SDK, the model."""
         from .channels import line
 
         try:
             line.warm(self.channels.get(line.CHANNEL))  # type: ignore[arg-type]
-            if self.content is not None and not self.content.classifier.trained:
+            if model and self.content is not None and not self.content.classifier.trained:
                 self.content.classifier.train()
         except Exception as exc:  # the first use loads them again, and says why it fails
             logger.warning("warming up failed: %s", type(exc).__name__)
