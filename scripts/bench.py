@@ -123,6 +123,7 @@ class Results:
 
 
 NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+FLUSH = 11.0  # seconds: an idle PostgreSQL backend reports its counts within 10
 
 
 # -- databases -------------------------------------------------------------------------
@@ -267,7 +268,8 @@ class Run:
     def end_to_end(self, rep: int) -> None:
         for rate in RATES:
             counted = self.kind == "postgresql" and rate == 20 and rep == 0
-            before = pg_transactions(self.database) if counted else (0, 0)
+            if counted:
+                idle_rate, before = self.idle_commit_rate()
             sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.duration)
             grace = max(10.0, self.args.duration)
             wait_answered(self.api, sent.posted, grace)
@@ -284,10 +286,19 @@ class Run:
             wait_drained(self.database, self.args.drain_timeout, self.results,
                          f"{self.kind} end to end at {rate}/s")
             if counted:
-                time.sleep(11)  # idle backends report their counts within 10 s
-                after = pg_transactions(self.database)
+                time.sleep(FLUSH)
+                after, then = pg_transactions(self.database)[0], time.time()
+                spent = after - before[0] - idle_rate * (then - before[1])
                 self.add("commits per event, counted by PostgreSQL", "bot",
-                         (after[0] - before[0]) / len(sent.posted), 1)
+                         spent / len(sent.posted), 1)
+
+    def idle_commit_rate(self) -> tuple[float, tuple[int, float]]:
+        """Commits per second PostgreSQL counts while the bot idles; and the count now."""
+        time.sleep(FLUSH)
+        first, start = pg_transactions(self.database)[0], time.time()
+        time.sleep(FLUSH)
+        second, now = pg_transactions(self.database)[0], time.time()
+        return (second - first) / (now - start), (second, now)
 
     def most(self) -> None:
         """Offer more and more events per second until replies fall behind."""
@@ -301,7 +312,11 @@ class Run:
                 behind = got / (sent.seconds + 2.0)
                 break
             kept = offered
-        self.add("most events/s handled keeping up", "bot", kept, 0)
+        if kept:
+            self.add("most events/s handled keeping up", "bot", kept, 0)
+        else:
+            self.results.notes.append(f"{self.kind}: fell behind at the lowest rate offered, "
+                                      f"{self.args.rates[0]:g}/s")
         if behind is None:
             self.results.notes.append(f"{self.kind}: kept up with every offered rate, up to "
                                       f"{self.args.rates[-1]}/s")
@@ -314,26 +329,23 @@ class Run:
 def in_process(kind: str, args: argparse.Namespace, results: Results, dbs: Databases,
                api: Api) -> list[tuple[str, list[str], list[str]]]:
     """SQL per event and the cost with many stored conversations; the plans on the large one."""
-    from bench_store import plans, scale_run
+    from bench_store import plans, scale_runs
 
-    costs = {}
+    database = dbs.fresh("stored")
     record: dict[str, Any] = {}
+    found = scale_runs(database, api, (100, args.stored), args.repeat, args.batch, record)
+    costs = {"100": found[100][0], "many": found[args.stored][0]}
     for label, stored in (("100", 100), ("many", args.stored)):
-        database = dbs.fresh(f"stored{stored}")
-        found, rows = scale_run(database, api, stored, args.repeat, args.batch,
-                                record if label == "many" else None)
-        costs[label] = found
+        rows = found[stored][1]
         results.notes.append(f"{NAMES[kind]}: {label} stored = {rows['conversations']:,} "
                              f"conversations, {rows['messages']:,} transcript lines, "
-                             f"{rows['inbox']:,} finished events")
-        results.values[(kind, f"handling ms per event, {label} stored", "bot")] = \
-            [c.wall_ms for c in found]
-        results.values[(kind, f"SQL ms per event, {label} stored", "bot")] = \
-            [c.sql_ms for c in found]
-        results.digits[f"SQL ms per event, {label} stored"] = 2
-        results.digits[f"handling ms per event, {label} stored"] = 1
-        if label == "many":
-            explained = plans(database, record)
+                             f"{rows['inbox']:,} finished events, {rows['handoffs']:,} "
+                             "closed requests for staff")
+        for row, attr, digits in ((f"handling ms per event, {label} stored", "wall_ms", 1),
+                                  (f"SQL ms per event, {label} stored", "sql_ms", 2)):
+            for c in costs[label]:
+                results.add(kind, row, "bot", getattr(c, attr), digits)
+    explained = plans(database, record)
     small = costs["100"]
     for row, attr in (("SQL statements per event: webhook", "ack_statements"),
                       ("commits per event: webhook", "ack_commits"),
@@ -365,7 +377,7 @@ def write_readme(table: str) -> None:
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--databases", default="sqlite,postgresql")
+    p.add_argument("--databases", help="sqlite,postgresql (the default; --quick: sqlite)")
     p.add_argument("--postgres", default=os.environ.get(
         "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_bench"),
         help="a database on the server; bench_* databases are made beside it and dropped")
@@ -381,9 +393,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="a smoke run: SQLite, seconds each")
     args = p.parse_args(argv)
     if args.quick:
-        args.databases, args.repeat, args.duration, args.ack_seconds = "sqlite", 1, 2.0, 1.0
-        args.step_seconds, args.rates, args.stored, args.batch = 2.0, "25,100", 1000, 20
+        args.databases = args.databases or "sqlite"
+        args.repeat, args.duration, args.ack_seconds = 1, 1.0, 0.5
+        args.step_seconds, args.rates, args.stored, args.batch = 1.5, "50", 1000, 20
         args.drain_timeout = 60.0
+    args.databases = args.databases or "sqlite,postgresql"
     args.rates = [float(r) for r in args.rates.split(",")]
     return args
 

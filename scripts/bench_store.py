@@ -81,13 +81,13 @@ def start_template(app: Any) -> str:
     return "line:" + TEMPLATE_USER
 
 
-def seed(engine: Engine, template_key: str, copies: int) -> None:
-    """Copy the template's conversation, transcript and finished events `copies` times."""
+def seed(engine: Engine, template_key: str, first: int, last: int) -> None:
+    """Copy the template's conversation, transcript and finished events as people first..last."""
     from bot.store.schema import conversations, inbox, messages
 
     key = ("'line:U' || lpad(to_hex(g.n), 32, '0')" if engine.dialect.name == "postgresql"
            else "'line:U' || printf('%032x', g.n)")
-    series = "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < :copies) "
+    series = ("WITH RECURSIVE g(n) AS (SELECT CAST(:first AS INTEGER) UNION ALL SELECT n + 1 FROM g WHERE n < :last) ")
     plan = [(conversations, "key", {"key": key}),
             (messages, "conv_key", {"conv_key": key}),
             (inbox, "conv_key", {"conv_key": key,
@@ -100,16 +100,32 @@ def seed(engine: Engine, template_key: str, copies: int) -> None:
             where = f"t.{by} = :template" + (" AND t.status = 'done'" if table is inbox else "")
             conn.execute(text(f"{series}INSERT INTO {table.name} ({', '.join(columns)}) "
                               f"SELECT {values} FROM g, {table.name} AS t WHERE {where}"),
-                         {"copies": copies, "template": template_key})
-    with engine.connect() as conn:
-        conn.exec_driver_sql("ANALYZE")
-        conn.commit()
+                         {"first": first, "last": last, "template": template_key})
+        # One request for staff in ten conversations, long closed.
+        conn.execute(text(f"{series}INSERT INTO handoffs (conv_key, status, priority, requested_at, "
+                          f"ended_at, ended_by) SELECT {key}, 'closed', 0, 0, 0, 'bench' "
+                          "FROM g WHERE g.n % 10 = 0"), {"first": first, "last": last})
+    settle_after_seeding(engine)
+
+
+def settle_after_seeding(engine: Engine) -> None:
+    """Leave the database as a running one would be: not mid-checkpoint after a bulk load.
+
+    PostgreSQL's autovacuum keeps statistics, so they are gathered; SQLite gathers
+    none unless told (the app never runs ANALYZE), so none are made here either.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("VACUUM ANALYZE")
+            conn.exec_driver_sql("CHECKPOINT")
+        else:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def stored_rows(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {t: int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {t}").scalar_one())
-                for t in ("conversations", "messages", "inbox")}
+                for t in ("conversations", "messages", "inbox", "handoffs")}
 
 
 @dataclass
@@ -150,26 +166,36 @@ def measure_batch(app: Any, users: list[LineUser], word: str,
                 counter.statements["handle"] / n, counter.commits["handle"] / n)
 
 
-def scale_run(database: str, api: Api, stored: int, repeat: int, batch: int = 100,
-              record: dict[str, Any] | None = None) -> tuple[list[Cost], dict[str, int]]:
-    """Per-event cost with `stored` conversations (and transcripts) already in the database."""
+def scale_runs(database: str, api: Api, sizes: tuple[int, ...], repeat: int, batch: int = 100,
+               record: dict[str, Any] | None = None) -> dict[int, tuple[list[Cost], dict[str, int]]]:
+    """Per-event cost with each of `sizes` conversations (and transcripts) stored, in turn.
+
+    One app and database: seeded up to the first size, measured, seeded up to the
+    next, measured again. `record` gets the statements of the largest size's last run.
+    """
     app = make_app(database, api)
     engine = app.extensions["bot"].store.engine
+    out = {}
     try:
-        seed(engine, start_template(app), stored - 1)
-        rows = stored_rows(engine)
-        step = max(1, (stored - 1) // batch)
-        people = [LineUser(None, SECRET, user_id="U" + f"{1 + i * step:032x}")
-                  for i in range(min(batch, stored - 1))]
-        measure_batch(app, people[:10], "こんにちは")  # warm: caches, pool, the model
-        costs = [measure_batch(app, people, WORDS[1 + r % (len(WORDS) - 1)],
-                               record if r == repeat - 1 else None) for r in range(repeat)]
+        template, have = start_template(app), 1
+        measure_batch(app, [LineUser(None, SECRET, user_id=TEMPLATE_USER)], "こんにちは")  # warm
+        for stored in sizes:
+            seed(engine, template, have, stored - 1)
+            have = stored
+            step = max(1, (stored - 1) // batch)
+            people = [LineUser(None, SECRET, user_id="U" + f"{1 + i * step:032x}")
+                      for i in range(min(batch, stored - 1))]
+            last = stored == max(sizes)
+            costs = [measure_batch(app, people, WORDS[1 + r % (len(WORDS) - 1)],
+                                   record if last and r == repeat - 1 else None)
+                     for r in range(repeat)]
+            out[stored] = (costs, stored_rows(engine))
     finally:
         services = app.extensions["bot"]
         services.watcher.stop()
         services.dispatcher.stop()
         engine.dispose()
-    return costs, rows
+    return out
 
 
 def plans(database: str, statements: dict[str, Any]) -> list[tuple[str, list[str], list[str]]]:
