@@ -154,7 +154,7 @@ class Databases:
                              password=url.password, dbname=url.database,
                              autocommit=True) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
     def drop_all(self) -> None:
         for db in self.made:
@@ -178,7 +178,7 @@ def pg_transactions(url: str) -> tuple[int, int]:
 
 def wait_drained(database: str, timeout: float, results: Results, what: str) -> None:
     """Wait until the bot's inbox holds nothing unfinished, so measures do not overlap."""
-    from fault_run import unfinished  # type: ignore[import-not-found]
+    from fault_run import unfinished
 
     deadline = time.time() + timeout
     while unfinished(database):
@@ -369,7 +369,7 @@ def print_plans(kind: str, explained: list[tuple[str, list[str], list[str]]], st
 
 def write_readme(table: str) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
-    from update_readme import README, replace_between  # type: ignore[import-not-found]
+    from update_readme import README, replace_between
 
     text = README.read_text(encoding="utf-8")
     README.write_text(replace_between(text, "bench", table), encoding="utf-8")

@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -245,7 +245,7 @@ def offered_load(address: str, events: Events, rate: float, seconds: float) -> S
     senders = min(64, max(8, int(rate)))
     total = max(1, int(rate * seconds))
     start = time.perf_counter()
-    jobs: queue.Queue[int | None] = queue.Queue()
+    jobs: queue.Queue[int] = queue.Queue()
     for i in range(total):
         jobs.put(i)
 
@@ -275,10 +275,10 @@ def offered_load(address: str, events: Events, rate: float, seconds: float) -> S
     return sent
 
 
-def answered(api: Api, tokens: object) -> int:
+def answered(api: Api, tokens: Iterable[str]) -> int:
     """How many of these reply tokens reached the fake API."""
     with api._lock:
-        return sum(1 for t in tokens if t in api.arrived)  # type: ignore[attr-defined]
+        return sum(1 for t in tokens if t in api.arrived)
 
 
 def wait_answered(api: Api, tokens: list[str] | dict[str, float], timeout: float) -> bool:

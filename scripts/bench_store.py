@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, text
 
-from bench_load import SECRET, TOKEN, WORDS, Api, LineUser  # type: ignore[import-not-found]
+from bench_load import SECRET, TOKEN, WORDS, Api, LineUser
 from tests.store.plans import explain, full_scans, recording, shorten
 
 TEMPLATE_USER = "U" + "f" * 32
