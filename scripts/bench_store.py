@@ -101,10 +101,11 @@ def seed(engine: Engine, template_key: str, first: int, last: int) -> None:
             conn.execute(text(f"{series}INSERT INTO {table.name} ({', '.join(columns)}) "
                               f"SELECT {values} FROM g, {table.name} AS t WHERE {where}"),
                          {"first": first, "last": last, "template": template_key})
-        # One request for staff in ten conversations, long closed.
+        # One request for staff in ten conversations, closed today (kept, not yet purged).
         conn.execute(text(f"{series}INSERT INTO handoffs (conv_key, status, priority, requested_at, "
-                          f"ended_at, ended_by) SELECT {key}, 'closed', 0, 0, 0, 'bench' "
-                          "FROM g WHERE g.n % 10 = 0"), {"first": first, "last": last})
+                          f"ended_at, ended_by) SELECT {key}, 'closed', 0, :now, :now, 'bench' "
+                          "FROM g WHERE g.n % 10 = 0"), {"first": first, "last": last,
+                                                          "now": time.time() - 3600})
     settle_after_seeding(engine)
 
 
