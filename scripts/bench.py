@@ -1,0 +1,451 @@
+"""Benchmark: the Procfile's server against two baselines, on SQLite and PostgreSQL.
+
+    python scripts/bench.py                        # both databases, 3 repetitions (~1 hour)
+    python scripts/bench.py --databases sqlite --duration 10 --repeat 1
+    python scripts/bench.py --quick                # CI's smoke run: SQLite, seconds per measure
+    python scripts/bench.py --readme               # also write the table into README.md
+
+Three servers run the Procfile's web command (gunicorn, same workers, threads and
+config): the bot, a bare Flask app answering 200 ("bare"), and a bare Flask app
+that first INSERTs and commits the body into the same database ("insert", the
+physical limit of persisting before answering). One load generator sends them
+really signed, distinct LINE text events from 1,000 people; the bot's replies
+go to a fake Messaging API on loopback, which notes when each arrives.
+
+Measured, each `--repeat` times (printed as median (min–max); ratios are taken
+within one repetition, then summarised):
+- ack: POST /callback answers per second, and their p50/p95/p99, with 1, 10 and
+  50 clients posting back to back (`--ack-seconds` each);
+- end to end: POST to the reply reaching the fake API, at 5, 20 and 50 events
+  per second offered for `--duration` seconds;
+- the most events per second the bot keeps up with (offered rate doubled until
+  replies fall behind), and what it handles once it does not;
+- SQL statements and commits per event, counted in this process on the store's
+  engine (webhook, then handling in line), and on PostgreSQL also by the server
+  (pg_stat_database) while gunicorn runs the 20/s load;
+- each worker's resident memory, idle and after the load;
+- the handling cost per event with 100 and with `--stored` conversations (with
+  their transcripts and finished events) in the database, and the plan of
+  every query that handling ran, with any full table scan flagged.
+Everything runs on 127.0.0.1; every loop is bounded in time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_load import (ROOT, SECRET, TOKEN, Api, Events, Server, ack_load,  # noqa: E402
+                        answered, offered_load, wait_answered)
+
+CONCURRENCY = (1, 10, 50)
+RATES = (5, 20, 50)
+TARGETS = ("bare", "insert", "bot")
+
+
+def rows_for(database: str) -> list[str]:
+    """Every row the table has for one database, in order (the smoke test checks them)."""
+    rows = []
+    for c in CONCURRENCY:
+        rows += [f"acks/s, {c} concurrent"] + [f"ack {p} ms, {c} concurrent"
+                                               for p in ("p50", "p95", "p99")]
+    for r in RATES:
+        rows += [f"end to end {p} ms, {r}/s" for p in ("p50", "p95", "p99")]
+    rows += ["most events/s handled keeping up", "events/s handled when falling behind",
+             "SQL statements per event: webhook", "commits per event: webhook",
+             "SQL statements per event: handling", "commits per event: handling",
+             "commits per event, counted by PostgreSQL",
+             "worker RSS MiB, idle", "worker RSS MiB, after the load",
+             "handling ms per event, 100 stored", "handling ms per event, many stored",
+             "handling cost ratio, many / 100 stored", "SQL ms per event, 100 stored",
+             "SQL ms per event, many stored"]
+    return rows
+
+
+# -- numbers -------------------------------------------------------------------------
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (inf counts: a reply that never came)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(p / 100 * len(ordered))) - 1))]
+
+
+def cell(values: list[float], digits: int = 0, limit: float | None = None) -> str:
+    """median (min–max); '> limit' for a value past it."""
+    def fmt(v: float) -> str:
+        if v != v:
+            return "?"
+        if v == float("inf") or (limit is not None and v > limit):
+            return f"> {limit:,.0f}" if limit is not None else "∞"
+        return f"{v:,.{digits}f}"
+    if not values:
+        return "—"
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+class Results:
+    """Values per (database, row, column), one per repetition."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str, str], list[float]] = {}
+        self.digits: dict[str, int] = {}
+        self.limits: dict[tuple[str, str], float] = {}
+        self.notes: list[str] = []
+
+    def add(self, database: str, row: str, column: str, value: float, digits: int = 0) -> None:
+        self.values.setdefault((database, row, column), []).append(value)
+        self.digits[row] = digits
+
+    def get(self, database: str, row: str, column: str) -> list[float]:
+        return self.values.get((database, row, column), [])
+
+    def table(self, databases: list[str]) -> str:
+        lines = ["| database | measure | bare Flask | Flask + 1 INSERT | bot | bot / bare | "
+                 "bot / INSERT |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for db in databases:
+            for row in rows_for(db):
+                d, lim = self.digits.get(row, 0), self.limits.get((db, row))
+                cols = [cell(self.get(db, row, t), d, lim) for t in TARGETS]
+                ratios = [cell(self.get(db, row, f"bot/{t}"), 2) for t in ("bare", "insert")]
+                lines.append(f"| {NAMES[db]} | {row} | " + " | ".join(cols + ratios) + " |")
+        return "\n".join(lines)
+
+
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+FLUSH = 11.0  # seconds: an idle PostgreSQL backend reports its counts within 10
+
+
+# -- databases -------------------------------------------------------------------------
+
+class Databases:
+    """Fresh databases for one run: SQLite files, or bench_* databases on the server."""
+
+    def __init__(self, kind: str, postgres: str, work: Path):
+        self.kind, self.postgres, self.work = kind, postgres, work
+        self.made: list[str] = []
+
+    def fresh(self, name: str) -> str:
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.work / (name + '.sqlite3')}"
+        from sqlalchemy.engine import make_url
+
+        db = f"bench_{os.getpid()}_{name}"
+        self._admin(f'DROP DATABASE IF EXISTS "{db}"', f'CREATE DATABASE "{db}"')
+        self.made.append(db)
+        return make_url(self.postgres).set(database=db).render_as_string(hide_password=False)
+
+    def _admin(self, *statements: str) -> None:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.postgres)
+        with psycopg.connect(host=url.host, port=url.port or 5432, user=url.username,
+                             password=url.password, dbname=url.database,
+                             autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    def drop_all(self) -> None:
+        for db in self.made:
+            self._admin(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        self.made.clear()
+
+
+def pg_transactions(url: str) -> tuple[int, int]:
+    """(commits, rollbacks) PostgreSQL counted for this database so far."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    with psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password,
+                         dbname=u.database, autocommit=True) as conn:
+        row = conn.execute("SELECT xact_commit, xact_rollback FROM pg_stat_database "
+                           "WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def wait_drained(database: str, timeout: float, results: Results, what: str) -> None:
+    """Wait until the bot's inbox holds nothing unfinished, so measures do not overlap."""
+    from fault_run import unfinished
+
+    deadline = time.time() + timeout
+    while unfinished(database):
+        if time.time() > deadline:
+            results.notes.append(f"{what}: inbox not drained after {timeout:.0f} s; "
+                                 "the next measure ran with a backlog")
+            return
+        time.sleep(0.5)
+
+
+# -- the gunicorn measures --------------------------------------------------------------
+
+class Run:
+    """One database's servers, load and results."""
+
+    def __init__(self, kind: str, args: argparse.Namespace, results: Results, dbs: Databases,
+                 api: Api, events: Events):
+        self.kind, self.args, self.results, self.dbs = kind, args, results, dbs
+        self.api, self.events = api, events
+        self.database = dbs.fresh("main")
+        env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+                   LINE_API_BASE_URL=api.fake.url, DATABASE_URL=self.database,
+                   SECRET_KEY="bench")
+        self.servers = {name: Server(f"{kind}-{name}", app, env, dbs.work) for name, app in
+                        (("bare", "bench_baseline:bare()"), ("insert", "bench_baseline:insert()"),
+                         ("bot", None))}
+
+    def add(self, row: str, column: str, value: float, digits: int = 0) -> None:
+        self.results.add(self.kind, row, column, value, digits)
+
+    def start(self) -> None:
+        from bench_baseline import bench_acks, meta
+        from sqlalchemy import create_engine
+
+        from bot.store import database_url
+
+        engine = create_engine(database_url(self.database))
+        meta.create_all(engine, tables=[bench_acks])  # before two workers race to
+        engine.dispose()
+        self.servers["bot"].start()  # first: its master migrates the database
+        self.servers["bot"].wait_ready()
+        for name in ("bare", "insert"):
+            self.servers[name].start()
+        for name in ("bare", "insert"):
+            self.servers[name].wait_ready()
+        self.warm_up()
+        for name, server in self.servers.items():
+            for mib in server.rss():
+                self.add("worker RSS MiB, idle", name, mib)
+
+    def warm_up(self) -> None:
+        """Send every worker a few events and wait for their replies: content and model loaded."""
+        sent = ack_load(self.servers["bot"].url, self.events, 4, 1.0)
+        if not wait_answered(self.api, sent.tokens, 120):
+            self.results.notes.append(f"{self.kind}: warm-up replies missing")
+        for name in ("bare", "insert"):
+            ack_load(self.servers[name].url, self.events, 4, 0.5)
+        wait_drained(self.database, 60, self.results, "warm-up")
+
+    def stop(self) -> None:
+        for name, server in self.servers.items():
+            for mib in server.rss():
+                self.add("worker RSS MiB, after the load", name, mib)
+            server.stop()
+
+    def acks(self) -> None:
+        for c in CONCURRENCY:
+            measured = {}
+            for name in TARGETS:  # the bot last: its backlog drains before the next measure
+                r = ack_load(self.servers[name].url, self.events, c, self.args.ack_seconds)
+                measured[name] = [r.rate] + [percentile(r.latencies, p) * 1000
+                                             for p in (50, 95, 99)]
+                if r.errors:
+                    self.results.notes.append(f"{self.kind} {name}, {c} concurrent: "
+                                              f"{r.errors} of {r.count} requests failed")
+            rows = [f"acks/s, {c} concurrent"] + [f"ack {p} ms, {c} concurrent"
+                                                  for p in ("p50", "p95", "p99")]
+            for i, row in enumerate(rows):
+                for name in TARGETS:
+                    self.add(row, name, measured[name][i], 0 if i == 0 else 1)
+                for base in ("bare", "insert"):
+                    if measured[base][i]:
+                        self.add(row, f"bot/{base}", measured["bot"][i] / measured[base][i], 2)
+            wait_drained(self.database, self.args.drain_timeout, self.results,
+                         f"{self.kind} acks at {c} concurrent")
+
+    def end_to_end(self, rep: int) -> None:
+        for rate in RATES:
+            counted = self.kind == "postgresql" and rate == 20 and rep == 0
+            if counted:
+                idle_rate, before = self.idle_commit_rate()
+            sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.duration)
+            grace = max(10.0, self.args.duration)
+            wait_answered(self.api, sent.posted, grace)
+            with self.api._lock:
+                arrived = dict(self.api.arrived)
+            lat = [(arrived[t] - t0) * 1000 if t in arrived else float("inf")
+                   for t, t0 in sent.posted.items()]
+            for p in (50, 95, 99):
+                self.add(f"end to end p{p} ms, {rate}/s", "bot", percentile(lat, p), 0)
+                self.results.limits[(self.kind, f"end to end p{p} ms, {rate}/s")] = grace * 1000
+            if sent.errors:
+                self.results.notes.append(f"{self.kind} end to end at {rate}/s: "
+                                          f"{sent.errors} posts failed")
+            wait_drained(self.database, self.args.drain_timeout, self.results,
+                         f"{self.kind} end to end at {rate}/s")
+            if counted:
+                time.sleep(FLUSH)
+                after, then = pg_transactions(self.database)[0], time.time()
+                spent = after - before[0] - idle_rate * (then - before[1])
+                self.add("commits per event, counted by PostgreSQL", "bot",
+                         spent / len(sent.posted), 1)
+
+    def idle_commit_rate(self) -> tuple[float, tuple[int, float]]:
+        """Commits per second PostgreSQL counts while the bot idles; and the count now."""
+        time.sleep(FLUSH)
+        first, start = pg_transactions(self.database)[0], time.time()
+        time.sleep(FLUSH)
+        second, now = pg_transactions(self.database)[0], time.time()
+        return (second - first) / (now - start), (second, now)
+
+    def most(self) -> None:
+        """Offer more and more events per second until replies fall behind."""
+        kept, behind = 0.0, None
+        for rate in self.args.rates:
+            sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.step_seconds)
+            offered = len(sent.posted) / sent.seconds
+            on_time = wait_answered(self.api, sent.posted, 2.0)
+            got = answered(self.api, sent.posted)
+            if not on_time and got < 0.98 * len(sent.posted):
+                behind = got / (sent.seconds + 2.0)
+                break
+            kept = offered
+        if kept:
+            self.add("most events/s handled keeping up", "bot", kept, 0)
+        else:
+            self.results.notes.append(f"{self.kind}: fell behind at the lowest rate offered, "
+                                      f"{self.args.rates[0]:g}/s")
+        if behind is None:
+            self.results.notes.append(f"{self.kind}: kept up with every offered rate, up to "
+                                      f"{self.args.rates[-1]}/s")
+        else:
+            self.add("events/s handled when falling behind", "bot", behind, 0)
+        wait_drained(self.database, self.args.drain_timeout, self.results,
+                     f"{self.kind} most events/s")
+
+
+def in_process(kind: str, args: argparse.Namespace, results: Results, dbs: Databases,
+               api: Api) -> list[tuple[str, list[str], list[str]]]:
+    """SQL per event and the cost with many stored conversations; the plans on the large one."""
+    from bench_store import plans, scale_runs
+
+    database = dbs.fresh("stored")
+    record: dict[str, Any] = {}
+    found = scale_runs(database, api, (100, args.stored), args.repeat, args.batch, record)
+    costs = {"100": found[100][0], "many": found[args.stored][0]}
+    for label, stored in (("100", 100), ("many", args.stored)):
+        rows = found[stored][1]
+        results.notes.append(f"{NAMES[kind]}: {label} stored = {rows['conversations']:,} "
+                             f"conversations, {rows['messages']:,} transcript lines, "
+                             f"{rows['inbox']:,} finished events, {rows['handoffs']:,} "
+                             "closed requests for staff")
+        for row, attr, digits in ((f"handling ms per event, {label} stored", "wall_ms", 1),
+                                  (f"SQL ms per event, {label} stored", "sql_ms", 2)):
+            for c in costs[label]:
+                results.add(kind, row, "bot", getattr(c, attr), digits)
+    explained = plans(database, record)
+    small = costs["100"]
+    for row, attr in (("SQL statements per event: webhook", "ack_statements"),
+                      ("commits per event: webhook", "ack_commits"),
+                      ("SQL statements per event: handling", "statements"),
+                      ("commits per event: handling", "commits")):
+        for c in small:
+            results.add(kind, row, "bot", getattr(c, attr), 1)
+    for a, b in zip(costs["many"], small):
+        results.add(kind, "handling cost ratio, many / 100 stored", "bot", a.wall_ms / b.wall_ms, 2)
+    return explained
+
+
+def print_plans(kind: str, explained: list[tuple[str, list[str], list[str]]], stored: int) -> None:
+    print(f"\n### Query plans while handling events, {NAMES[kind]}, {stored:,} conversations stored\n")
+    for statement, plan, scans in explained:
+        flag = "FULL SCAN: " + "; ".join(scans) if scans else "index"
+        print(f"- `{statement}`  \n  {flag}")
+        for line in plan:
+            print(f"      {line}")
+
+
+def write_readme(table: str) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from update_readme import README, replace_between
+
+    text = README.read_text(encoding="utf-8")
+    README.write_text(replace_between(text, "bench", table), encoding="utf-8")
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--databases", help="sqlite,postgresql (the default; --quick: sqlite)")
+    p.add_argument("--postgres", default=os.environ.get(
+        "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test_bench"),
+        help="a database on the server; bench_* databases are made beside it and dropped")
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--duration", type=float, default=30.0, help="seconds of each end-to-end rate")
+    p.add_argument("--ack-seconds", type=float, default=10.0)
+    p.add_argument("--step-seconds", type=float, default=10.0, help="per offered rate")
+    p.add_argument("--rates", default="10,20,40,80,160,320,640", help="offered, for the maximum")
+    p.add_argument("--stored", type=int, default=100_000)
+    p.add_argument("--batch", type=int, default=100, help="events per in-process measure")
+    p.add_argument("--drain-timeout", type=float, default=300.0)
+    p.add_argument("--readme", action="store_true", help="write the table into README.md")
+    p.add_argument("--quick", action="store_true", help="a smoke run: SQLite, seconds each")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.databases = args.databases or "sqlite"
+        args.repeat, args.duration, args.ack_seconds = 1, 1.0, 0.5
+        args.step_seconds, args.rates, args.stored, args.batch = 1.5, "50", 1000, 20
+        args.drain_timeout = 60.0
+    args.databases = args.databases or "sqlite,postgresql"
+    args.rates = [float(r) for r in args.rates.split(",")]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    databases = [d.strip() for d in args.databases.split(",") if d.strip()]
+    results, started = Results(), time.time()
+    api = Api()
+    api.start()
+    events = Events()
+    all_plans = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as work:
+        for kind in databases:
+            dbs = Databases(kind, args.postgres, Path(work))
+            run = Run(kind, args, results, dbs, api, events)
+            try:
+                run.start()
+                for rep in range(args.repeat):
+                    step(f"{kind}: acks, repetition {rep + 1}", run.acks)
+                    step(f"{kind}: end to end, repetition {rep + 1}", lambda: run.end_to_end(rep))
+                    step(f"{kind}: most events/s, repetition {rep + 1}", run.most)
+            finally:
+                run.stop()
+            try:
+                all_plans[kind] = step(f"{kind}: SQL per event and stored data",
+                                       lambda: in_process(kind, args, results, dbs, api))
+            finally:
+                dbs.drop_all()
+    api.fake.stop()
+    table = results.table(databases)
+    print(f"\nrepetitions: {args.repeat}; ack {args.ack_seconds:g} s per measure; end to end "
+          f"{args.duration:g} s per rate; 'many stored' = {args.stored:,}; "
+          f"{time.time() - started:.0f} s in all; median (min–max)\n")
+    print(table)
+    for note in results.notes:
+        print(f"- {note}")
+    for kind, explained in all_plans.items():
+        print_plans(kind, explained, args.stored)
+    if args.readme:
+        write_readme(table)
+    return 0
+
+
+def step(what: str, fn: Callable[[], Any]) -> Any:
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+    return fn()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

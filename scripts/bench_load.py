@@ -1,0 +1,291 @@
+"""The benchmark's servers and load generator: gunicorn processes, signed events, timings.
+
+Everything runs on 127.0.0.1 and every loop is bounded in time.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.line_fake import PUSH, REPLY, FakeLine, LineUser, _like_line, sign  # noqa: E402
+from tests.test_gunicorn import answering, free_port, procfile_command  # noqa: E402
+
+SECRET, TOKEN = "bench-secret", "bench-token"
+WORDS = ["こんにちは", "自分", "つきまとい", "悪口を書かれました", "戻る", "SNSで晒されています",
+         "友人・家族", "最初から"]
+
+
+class Server:
+    """The Procfile's web command, serving the bot or a baseline app."""
+
+    def __init__(self, name: str, app: str | None, env: dict[str, str], log_dir: Path):
+        self.name, self.app, self.env = name, app, env
+        self.log = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.url = ""
+
+    def command(self, port: int) -> list[str]:
+        """The Procfile's line, with another app in place of the bot's when asked."""
+        args = procfile_command(port)
+        if self.app is not None:
+            at = next(i for i, a in enumerate(args) if i > 2 and ":" in a and not a.startswith("-"))
+            args[at:at + 1] = [self.app, "--pythonpath", str(ROOT / "scripts")]
+        return args
+
+    def start(self) -> None:
+        port = free_port()
+        self.url = f"127.0.0.1:{port}"
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(self.command(port), cwd=ROOT, env=self.env,
+                                         stdout=out, stderr=out)
+
+    def wait_ready(self, workers: int = 2, timeout: float = 90.0) -> None:
+        """Wait until it answers HTTP and all its workers have booted."""
+        assert self.proc is not None
+        if not answering(self.proc, "http://" + self.url, timeout):
+            raise SystemExit(f"{self.name} did not start; see {self.log}")
+        deadline = time.time() + timeout
+        while len(self.workers()) < workers and time.time() < deadline:
+            time.sleep(0.1)
+
+    def workers(self) -> list[int]:
+        """The pids of the gunicorn master's children."""
+        assert self.proc is not None
+        return children(self.proc.pid)
+
+    def rss(self) -> list[float]:
+        """Each worker's resident memory in MiB."""
+        return sorted(rss_mib(pid) for pid in self.workers())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS of a process, in MiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class Api:
+    """The fake Messaging API, noting when each reply token first arrives."""
+
+    def __init__(self) -> None:
+        self.fake = FakeLine()
+        self.arrived: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        import logging
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # its request log
+        self.fake.start()
+        for path in (REPLY, PUSH):
+            self.fake.behaviour[path] = self._noting(_like_line(path))
+
+    def _noting(self, answer: Callable[[dict], tuple]) -> Callable[[dict], tuple]:
+        def note(body: dict) -> tuple:
+            token = body.get("replyToken") or ""
+            with self._lock:
+                self.arrived.setdefault(token, time.perf_counter())
+            return answer(body)
+        return note
+
+    def forget(self) -> None:
+        """Drop what was recorded (the fake keeps every request otherwise)."""
+        with self.fake._lock:
+            self.fake.received.clear()
+            self.fake.accepted.clear()
+
+
+class Events:
+    """Distinct, really signed text events from a pool of people."""
+
+    def __init__(self, users: int = 1000, prefix: int = 0xbe00):
+        self.users = [LineUser(None, SECRET, user_id="U" + f"{prefix:04x}{n:028x}")
+                      for n in range(users)]
+        self.n = 0
+        self._lock = threading.Lock()
+
+    def next(self) -> tuple[bytes, str, str]:
+        """A body, its X-Line-Signature, and its reply token."""
+        with self._lock:
+            self.n += 1
+            n = self.n
+        user = self.users[n % len(self.users)]
+        event = user.text(WORDS[(n // len(self.users)) % len(WORDS)])
+        body = user.body(event)
+        return body.encode(), sign(body, SECRET), event["replyToken"]
+
+
+class Client:
+    """One keep-alive connection that posts signed webhooks."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self, body: bytes, signature: str) -> int:
+        for attempt in range(2):  # a kept-alive connection the server closed: reconnect once
+            if self.conn is None:
+                host, port = self.address.split(":")
+                self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
+            try:
+                self.conn.request("POST", "/callback", body, {
+                    "Content-Type": "application/json", "X-Line-Signature": signature})
+                response = self.conn.getresponse()
+                response.read()
+                return response.status
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    return 0
+        return 0
+
+
+@dataclass
+class AckResult:
+    """Closed-loop acks: how many, how fast, how long each took."""
+
+    count: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds if self.seconds else 0.0
+
+
+def ack_load(address: str, events: Events, concurrency: int, seconds: float) -> AckResult:
+    """`concurrency` clients post back to back for `seconds`; every answer timed."""
+    result = AckResult()
+    lock = threading.Lock()
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def client() -> None:
+        c, mine, tokens, errors = Client(address), [], [], 0
+        while time.perf_counter() < deadline:
+            body, signature, token = events.next()
+            t0 = time.perf_counter()
+            status = c.post(body, signature)
+            mine.append(time.perf_counter() - t0)
+            tokens.append(token)
+            errors += status != 200
+        with lock:
+            result.latencies += mine
+            result.tokens += tokens
+            result.errors += errors
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    result.seconds = time.perf_counter() - start
+    result.count = len(result.latencies)
+    return result
+
+
+@dataclass
+class Sent:
+    """Open-loop load: when each event was posted, by its reply token."""
+
+    posted: dict[str, float] = field(default_factory=dict)
+    errors: int = 0
+    seconds: float = 0.0
+
+
+def offered_load(address: str, events: Events, rate: float, seconds: float) -> Sent:
+    """Post events at `rate` per second for `seconds`, on schedule whatever the answers take.
+
+    Enough senders that slow acks (up to a second each) do not hold the schedule back.
+    """
+    sent, lock = Sent(), threading.Lock()
+    senders = min(64, max(8, int(rate)))
+    total = max(1, int(rate * seconds))
+    start = time.perf_counter()
+    jobs: queue.Queue[int] = queue.Queue()
+    for i in range(total):
+        jobs.put(i)
+
+    def sender() -> None:
+        c = Client(address)
+        while True:
+            try:
+                i = jobs.get_nowait()
+            except queue.Empty:
+                return
+            body, signature, token = events.next()
+            wait = start + i / rate - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            t0 = time.perf_counter()
+            status = c.post(body, signature)
+            with lock:
+                sent.posted[token] = t0
+                sent.errors += status != 200
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent.seconds = time.perf_counter() - start
+    return sent
+
+
+def answered(api: Api, tokens: Iterable[str]) -> int:
+    """How many of these reply tokens reached the fake API."""
+    with api._lock:
+        return sum(1 for t in tokens if t in api.arrived)
+
+
+def wait_answered(api: Api, tokens: list[str] | dict[str, float], timeout: float) -> bool:
+    """Wait until every token has arrived; False after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if answered(api, tokens) >= len(tokens):
+            return True
+        time.sleep(0.1)
+    return False
