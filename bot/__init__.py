@@ -69,8 +69,9 @@ class Services:
 
         try:
             line.warm(self.channels.get(line.CHANNEL))  # type: ignore[arg-type]
-            if model and self.content is not None and not self.content.classifier.trained:
-                self.content.classifier.train()
+            if model and self.content is not None:
+                self.content.classifier.train()  # at once if trained: reads the cache otherwise
+                self.content.classifier("warm")  # loads the morphology dictionary
         except Exception as exc:  # the first use loads them again, and says why it fails
             logger.warning("warming up failed: %s", type(exc).__name__)
 

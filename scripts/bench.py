@@ -24,6 +24,9 @@ within one repetition, then summarised):
   engine (webhook, then handling in line), and on PostgreSQL also by the server
   (pg_stat_database) while gunicorn runs the 20/s load;
 - each worker's resident memory, idle and after the load;
+- start-up: importing and creating the app in a new process (LINE configured,
+  as in production), and a whole `flask --app bot chat` run, against importing
+  Flask and creating a bare app;
 - the handling cost per event with 100 and with `--stored` conversations (with
   their transcripts and finished events) in the database, and the plan of
   every query that handling ran, with any full table scan flagged.
@@ -58,6 +61,7 @@ def rows_for(database: str) -> list[str]:
                                                for p in ("p50", "p95", "p99")]
     for r in RATES:
         rows += [f"end to end {p} ms, {r}/s" for p in ("p50", "p95", "p99")]
+    rows += ["start-up s: import and create the app", "start-up s: flask chat, whole command"]
     rows += ["most events/s handled keeping up", "events/s handled when falling behind",
              "SQL statements per event: webhook", "commits per event: webhook",
              "SQL statements per event: handling", "commits per event: handling",
@@ -358,6 +362,56 @@ def in_process(kind: str, args: argparse.Namespace, results: Results, dbs: Datab
     return explained
 
 
+STARTUP = {
+    "bare": ("import time; t = time.perf_counter(); from flask import Flask; Flask('bare'); "
+             "print(time.perf_counter() - t)"),
+    "bot": ("import time; t = time.perf_counter(); import bot; bot.create_app(); "
+            "print(time.perf_counter() - t)"),
+}
+
+
+def startup(kind: str, args: argparse.Namespace, results: Results, dbs: Databases) -> None:
+    """Seconds to import and create the app in a new process, and a whole `flask chat` run.
+
+    With LINE configured, as in production; the model cache and the content check
+    are those of the instance folder, warmed by a first run that is not counted.
+    """
+    import subprocess
+
+    env = dict(os.environ, DATABASE_URL=dbs.fresh("startup"), DISPATCH_THREADS="0",
+               LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
+               SECRET_KEY="bench")
+    python = sys.executable
+
+    def seconds(target: str) -> float:
+        out = subprocess.run([python, "-c", STARTUP[target]], cwd=ROOT, env=env, check=True,
+                             capture_output=True, text=True, timeout=120)
+        return float(out.stdout.strip().splitlines()[-1])
+
+    def chat() -> float:
+        t = time.perf_counter()
+        subprocess.run([python, "-m", "flask", "--app", "bot", "chat"], cwd=ROOT, env=env,
+                       input="quit\n", check=True, capture_output=True, text=True, timeout=120)
+        return time.perf_counter() - t
+
+    def bare_process() -> float:
+        t = time.perf_counter()
+        subprocess.run([python, "-c", STARTUP["bare"]], cwd=ROOT, env=env, check=True,
+                       capture_output=True, text=True, timeout=120)
+        return time.perf_counter() - t
+
+    seconds("bot"), chat()  # warm the caches and the file system
+    for _ in range(args.repeat):
+        bare, bot_s = seconds("bare"), seconds("bot")
+        results.add(kind, "start-up s: import and create the app", "bare", bare, 2)
+        results.add(kind, "start-up s: import and create the app", "bot", bot_s, 2)
+        results.add(kind, "start-up s: import and create the app", "bot/bare", bot_s / bare, 2)
+        whole_bare, whole = bare_process(), chat()
+        results.add(kind, "start-up s: flask chat, whole command", "bare", whole_bare, 2)
+        results.add(kind, "start-up s: flask chat, whole command", "bot", whole, 2)
+        results.add(kind, "start-up s: flask chat, whole command", "bot/bare", whole / whole_bare, 2)
+
+
 def print_plans(kind: str, explained: list[tuple[str, list[str], list[str]]], stored: int) -> None:
     print(f"\n### Query plans while handling events, {NAMES[kind]}, {stored:,} conversations stored\n")
     for statement, plan, scans in explained:
@@ -414,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
         for kind in databases:
             dbs = Databases(kind, args.postgres, Path(work))
             run = Run(kind, args, results, dbs, api, events)
+            step(f"{kind}: start-up", lambda: startup(kind, args, results, dbs))
             try:
                 run.start()
                 for rep in range(args.repeat):

@@ -26,6 +26,9 @@ bench_acks = Table("bench_acks", meta, Column("id", Integer, primary_key=True, a
 class _NoServices:
     """What gunicorn.conf.py's hooks call on the bot's services: nothing to run here."""
 
+    def warm(self, model: bool = True) -> None:
+        pass
+
     def start(self) -> None:
         pass
 

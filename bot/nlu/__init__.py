@@ -8,15 +8,16 @@ and the app's start do), so that loading stays fast.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
+import pickle
 from pathlib import Path
+from typing import Any
 
 from ..yamlsrc import ContentError
-from .classify import MAYBE, SURE, Signals, Understanding, code_version
+from .classify import MAYBE, SURE, Signals, Understanding, versions
 from .examples import NONE, Examples, check_examples, read_examples
-from .rules import ALARMS, read_rules
+from .rules import ALARMS, RuleSet, read_rules
 
 logger = logging.getLogger(__name__)
 __all__ = ["MAYBE", "SURE", "Signals", "Understanding", "contradictions", "disagreements",
@@ -50,16 +51,69 @@ def load_understanding(keywords: Path, examples_dir: Path, shown: str = "example
 
 def _load(keywords: Path, examples_dir: Path, shown: str, key: str | None,
           cache_dir: Path | None) -> tuple[Understanding | None, list[ContentError]]:
+    found = _read_checked(cache_dir, key)
+    if found is not None:
+        ruleset, examples, errors = found
+        return Understanding(ruleset, examples, key, cache_dir), errors
     ruleset, errors = read_rules(keywords)
     examples, example_errors = read_examples(examples_dir, shown)
     errors += example_errors + check_examples(examples)
     if any(not e.warning for e in errors):
         return None, errors
     understanding = Understanding(ruleset, examples, key, cache_dir)
-    errors += checked_contradictions(understanding, cache_dir)
+    errors += contradictions(understanding)
     if any(not e.warning for e in errors):
         return None, errors
+    _write_checked(cache_dir, key, (ruleset, examples,
+                                    [(e.file, e.line, e.message) for e in errors]))
     return understanding, errors
+
+
+def _checked_file(cache_dir: Path | None, key: str | None) -> Path | None:
+    """Where files that passed every check are kept, read and compiled (with the model cache)."""
+    if cache_dir is None or not key:
+        return None
+    name = hashlib.sha256(key.encode()).hexdigest()[:32]
+    return cache_dir / f"content-{name}-{versions()}.pickle"
+
+
+def _read_checked(cache_dir: Path | None, key: str | None
+                  ) -> tuple[RuleSet, Examples, list[ContentError]] | None:
+    """The rules and examples as `_write_checked` kept them, or None.
+
+    Reading, compiling and cross-checking them costs a large part of a second at
+    every start; the same files and code give the same result, so a process
+    starting on files already checked (another worker, a restart, a CLI command)
+    reads it instead.
+    """
+    path = _checked_file(cache_dir, key)
+    if path is None or not path.exists():
+        return None
+    try:
+        with path.open("rb") as f:
+            ruleset, examples, warnings = pickle.load(f)  # noqa: S301 - our own file
+        return ruleset, examples, [ContentError(file, line, message, warning=True)
+                                   for file, line, message in warnings]
+    except Exception:  # a partial or outdated file: check again
+        logger.warning("content cache %s unreadable; checking again", path.name)
+        return None
+
+
+def _write_checked(cache_dir: Path | None, key: str | None, checked: tuple[Any, ...]) -> None:
+    path = _checked_file(cache_dir, key)
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump(checked, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)  # whole or not at all, for the other processes
+        for old in sorted(path.parent.glob("content-*.pickle"),
+                          key=lambda p: p.stat().st_mtime)[:-4]:
+            old.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("content cache not written (%s)", exc)
 
 
 def digest(keywords: Path, examples_dir: Path) -> str:
@@ -87,37 +141,6 @@ def contradictions(understanding: Understanding) -> list[ContentError]:
                                         f"rule {r.id!r} (keywords.yaml:{r.line}) raises {name} on "
                                         "it; change the rule or move the example"))
     return out
-
-
-def checked_contradictions(understanding: Understanding,
-                           cache_dir: Path | None) -> list[ContentError]:
-    """`contradictions`, kept beside the cached model: the same files and code give the same list.
-
-    Checking every hard negative analyses each one; a process starting on files
-    already checked (another worker, a restart, a CLI command) reads the result.
-    """
-    path = None
-    if cache_dir is not None and understanding.key:
-        path = cache_dir / f"checked-{understanding.key[:32]}-{code_version()}.json"
-        try:
-            rows = json.loads(path.read_text("utf-8"))
-            return [ContentError(r["file"], r["line"], r["message"]) for r in rows]
-        except (OSError, ValueError, KeyError, TypeError):
-            pass  # not checked yet, or a partial file: check again
-    found = contradictions(understanding)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps([{"file": e.file, "line": e.line, "message": e.message}
-                                       for e in found], ensure_ascii=False), "utf-8")
-            os.replace(tmp, path)
-            for old in sorted(path.parent.glob("checked-*.json"),
-                              key=lambda p: p.stat().st_mtime)[:-4]:
-                old.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.warning("content check not cached (%s)", exc)
-    return found
 
 
 def disagreements(understanding: Understanding) -> list[ContentError]:

@@ -211,7 +211,7 @@ class Understanding:
     def _cache_file(self) -> Path | None:
         if self.cache_dir is None or not self.key:
             return None
-        return self.cache_dir / f"model-{self.key[:32]}-{_versions()}.pickle"
+        return self.cache_dir / f"model-{self.key[:32]}-{versions()}.pickle"
 
     def _read_cache(self) -> Trained | None:
         path = self._cache_file()
@@ -332,7 +332,7 @@ def read_age(signals: Signals, text: str) -> None:
 
 
 @lru_cache(maxsize=1)
-def _versions() -> str:
+def versions() -> str:
     """The code and libraries a pickled model depends on: another version trains afresh."""
     return "-".join([code_version()] + [version(p) for p in ("scikit-learn", "numpy", "scipy",
                                                               "SudachiPy", "SudachiDict-core")])

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads with the model, not with the app (start-up time)
+    import numpy as np
 
 from .morph import Analysis
 from .text import to_hiragana
@@ -26,7 +27,7 @@ MIN_CHARS = 6  # below this a message is too short for the model to raise an ala
 ALPHA = 2e-5   # regularisation, chosen on the validation set (scripts/classify_accuracy.py)
 EPOCHS = 15
 
-Row = tuple[np.ndarray, np.ndarray]  # one message's features: column indices and weights
+Row = tuple["np.ndarray", "np.ndarray"]  # one message's features: column indices and weights
 
 
 def char_features(doc: Analysis) -> list[str]:
@@ -62,6 +63,8 @@ class _Block:
         return {**self.__dict__, "fitted": None}
 
     def row(self, doc: Analysis) -> Row:
+        import numpy as np
+
         get = self.columns.get
         cols, counts = [], []
         for term, n in Counter(self.analyzer(doc)).items():
@@ -107,6 +110,8 @@ class Features:
 
     def row(self, doc: Analysis) -> Row:
         """One message's features."""
+        import numpy as np
+
         parts = [b.row(doc) for b in self._blocks]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
@@ -125,6 +130,8 @@ class FieldModel:
 
     def scores(self, row: Row) -> dict[str, float]:
         """Each label's probability for one message."""
+        import numpy as np
+
         idx, w = row
         z = w @ self.weights[idx] + self.intercept
         if len(self.labels) == 2:  # binary: one column, the second label's log-odds
@@ -138,6 +145,7 @@ class FieldModel:
 
 def train_field(x: Any, labels: list[str]) -> FieldModel:
     """Train one field's classifier (logistic loss, by SGD: fast enough for hot reload)."""
+    import numpy as np
     from sklearn.linear_model import SGDClassifier
 
     clf = SGDClassifier(loss="log_loss", alpha=ALPHA, class_weight="balanced", max_iter=EPOCHS,

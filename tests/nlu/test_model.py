@@ -43,3 +43,31 @@ def test_a_model_read_from_the_cache_reads_as_the_trained_one(understanding, tmp
     assert all(m.fitted is None for m in trained.models.values())  # from the file
     for text in MESSAGES:
         assert second(text).as_json() == first(text).as_json()
+
+
+def test_checked_content_is_read_back_from_the_cache_and_a_broken_file_is_checked_again(
+        tmp_path, monkeypatch):
+    """A new process reads the rules and examples already checked by another; it reads alike."""
+    from pathlib import Path
+
+    import bot.nlu as nlu
+
+    root = Path(__file__).resolve().parents[2]
+    keywords, examples = root / "keywords.yaml", root / "examples"
+    first, errors = nlu.load_understanding(keywords, examples, cache_dir=tmp_path)
+    assert first is not None and not [e for e in errors if not e.warning]
+    [cached] = tmp_path.glob("content-*.pickle")
+
+    nlu._LOADED.clear()  # as in a new process
+    monkeypatch.setattr(nlu, "read_rules", lambda _path: pytest.fail("checked again"))
+    second, again = nlu.load_understanding(keywords, examples, cache_dir=tmp_path)
+    assert second is not None and [str(e) for e in again] == [str(e) for e in errors]
+    for text in MESSAGES:
+        assert second(text).as_json() == first(text).as_json()
+
+    monkeypatch.undo()
+    cached.write_bytes(b"not a pickle")  # a partial write, a disk error
+    nlu._LOADED.clear()
+    third, _ = nlu.load_understanding(keywords, examples, cache_dir=tmp_path)
+    assert third is not None and third("もう疲れた、消えたい").as_json() == first(
+        "もう疲れた、消えたい").as_json()
