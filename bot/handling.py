@@ -200,9 +200,9 @@ class EventHandler:
         if rendered and not send:
             logger.info("event %s: staff have the conversation; bot reply withheld", ev.event_id)
         t.decide(outcome.conv, rendered, send=send, now=now, safety=ev.safety, forget=deleting)
-        logger.debug("event %s handled: state %s, fired %s, actions %s", ev.event_id,
-                     outcome.conv.state, ",".join(outcome.fired) or "-",
-                     ",".join(outcome.actions) or "-")
+        logger.info("event %s handled: state %s, fired %s, actions %s", ev.event_id,
+                    outcome.conv.state, ",".join(outcome.fired) or "-",
+                    ",".join(outcome.actions) or "-")
         return rendered, bool(outcome.actions)
 
     def _fallback(self, t: Turn, ev: QueuedEvent, channel: Channel) -> Any:

@@ -43,9 +43,6 @@ def database_url(url: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # SQLAlchemy emits BEGIN itself (`_sqlite_begin`): the driver's own transaction
-    # handling would leave reads outside the transaction that writes after them.
-    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")   # readers do not block the writer
     cur.execute("PRAGMA busy_timeout=10000")  # wait for a lock instead of failing
@@ -53,9 +50,12 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    """BEGIN, or BEGIN IMMEDIATE for a turn: it takes the write lock before it reads."""
-    mode = "BEGIN IMMEDIATE" if conn.get_execution_options().get("turn") else "BEGIN"
-    conn.connection.driver_connection.execute(mode)  # type: ignore[union-attr]
+    """A turn begins IMMEDIATE: it takes the write lock before it reads (see `turn.py`).
+
+    Other transactions keep the driver's own way: it begins before the first write.
+    """
+    if conn.get_execution_options().get("turn"):
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
 
 def _free(owner: str, now: float) -> Any:
