@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import (Connection, Engine, and_, create_engine, delete, event, exists, func,
-                        literal, or_, select, update)
+from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
+                        func, or_, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 
 from ..engine.types import ConvState
 from . import migrate
@@ -27,6 +29,7 @@ from .turn import (FORGOTTEN, UNFINISHED, Contended, QueuedEvent, Turn, contende
 
 __all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators",
            "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
+IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
 WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
 
 
@@ -58,6 +61,23 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
 
 
+def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Test a connection that sat idle a while before handing it out (a database restart
+    drops them all); a busy one is used as it is, saving a round trip per request."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_PING:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT 1")
+        cur.close()
+    except Exception as exc:  # the pool replaces it with a fresh connection
+        raise DisconnectionError() from exc
+
+
 def _free(owner: str, now: float) -> Any:
     """The lease is free for `owner`: nobody's, theirs, expired, or its event is finished."""
     c = conversations.c
@@ -72,13 +92,19 @@ class Store:
     def __init__(self, url: str, upgrade: bool = True):
         # hide_parameters: SQLAlchemy's errors would otherwise quote the stored
         # message in their text, and errors get logged.
-        self.engine: Engine = create_engine(database_url(url), pool_pre_ping=True,
-                                            hide_parameters=True)
+        self.engine: Engine = create_engine(database_url(url), hide_parameters=True)
+        event.listen(self.engine, "checkin", _checked_in)
+        event.listen(self.engine, "checkout", _check_alive)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
         # Tells this store's own wake-up notices from others' (see `enqueue`).
         self.token = secrets.token_hex(6)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+        # in growing steps (busy_timeout): this process's hot writes (the webhook's insert,
+        # turns, finishing) queue on a lock here instead, and go in as soon as it is free.
+        self._writing: Any = (threading.Lock() if self.engine.dialect.name == "sqlite"
+                              else contextlib.nullcontext())
         if upgrade:  # a no-op under the lock when the schema is current
             migrate.upgrade(self.engine)
         self.handoffs = Handoffs(self.engine)
@@ -107,15 +133,19 @@ class Store:
                 "delivery": ev.delivery, "attempts": 0, "next_try_at": 0.0})
         if not rows:
             return []
-        stmt: Any = (self._insert(inbox).values(list(rows.values()))
-                     .on_conflict_do_nothing(index_elements=["event_id"])
+        # Bound parameters, so the statement is compiled once per process, not per request.
+        stmt: Any = (self._insert(inbox).on_conflict_do_nothing(index_elements=["event_id"])
                      .returning(inbox.c.event_id, inbox.c.conv_key))
-        if notify and self.engine.dialect.name == "postgresql":
-            stored = stmt.cte("stored")
+        params: Any = list(rows.values())
+        notify = notify and self.engine.dialect.name == "postgresql"
+        if notify:
+            stored = stmt.values({c: bindparam(c) for c in rows[next(iter(rows))]}).cte("stored")
             stmt = select(stored.c.event_id, func.pg_notify(
-                WAKE_CHANNEL, literal(self.token + " ") + stored.c.conv_key))
-        with self.engine.begin() as conn:
-            new = {r.event_id for r in conn.execute(stmt)}
+                WAKE_CHANNEL, bindparam("token") + stored.c.conv_key))
+            params = [dict(row, token=self.token + " ") for row in params]
+        with self._writing, self.engine.begin() as conn:
+            new = {r.event_id for p in ([params] if not notify else params)
+                   for r in conn.execute(stmt, p)}
         return [event_id for event_id in rows if event_id in new]
 
     def pending_keys(self, now: float, limit: int = 50) -> list[str]:
@@ -148,7 +178,7 @@ class Store:
         options: dict[str, Any] = {"turn": True}
         if self.engine.dialect.name == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
-        with self.engine.connect().execution_options(**options) as conn:
+        with self._writing, self.engine.connect().execution_options(**options) as conn:
             t = Turn(conn, key, owner, now + lease, self._insert, self._forget)
             try:
                 conn.begin()
@@ -205,7 +235,7 @@ class Store:
         values: dict[str, Any] = {"status": status, "inbound": None, "delivery": None,
                                   "outbound": None, "error": error[:500] if error else None}
         where = [inbox.c.event_id == ev.event_id]
-        with self.engine.begin() as conn:
+        with self._writing, self.engine.begin() as conn:
             if forget:
                 values["conv_key"] = FORGOTTEN
                 conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
