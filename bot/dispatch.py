@@ -38,6 +38,7 @@ from .store import Store
 
 logger = logging.getLogger(__name__)
 HELD_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # a conversation another worker holds: look again
+SCAN_PAGE = 500  # conversations one scan of the inbox makes ready
 
 
 class Dispatcher:
@@ -67,6 +68,8 @@ class Dispatcher:
         self._tries: dict[str, int] = {}    # conversation -> times found held, in a row
         self._again: set[str] = set()       # found held by a worker of this process
         self._next_scan = 0.0
+        self._rescan = False                # the last scan filled its page: look again soon
+        self._scanned: set[str] = set()     # ready because a scan found them, not a nudge
         self._outbox_due = False
         self._idle = 0                      # workers waiting for work
 
@@ -109,6 +112,7 @@ class Dispatcher:
                 self._next_scan = 0.0
             for key in keys or ():
                 self._ready[key] = min(now, self._ready.get(key, now))
+                self._scanned.discard(key)
             self._wake.notify_all()
 
     def busy(self) -> bool:
@@ -131,9 +135,9 @@ class Dispatcher:
             key = next((k for k, at in self._ready.items() if at <= now), None)
             if key is not None:
                 del self._ready[key]
-            scan = key is None and now >= self._next_scan
+            scan = key is None and (now >= self._next_scan or self._rescan)
             if scan:
-                self._next_scan = now + self.poll
+                self._next_scan, self._rescan = now + self.poll, False
             outbox = key is None and not scan and self._outbox_due
             if outbox or scan:
                 self._outbox_due = False
@@ -148,8 +152,26 @@ class Dispatcher:
         if key is not None:
             self.run_conversation(key, owner)
         elif scan:
-            self.run_once(owner)
+            self._scan()
         elif outbox and self.outbox is not None:
+            self.outbox.run_once()
+
+    def _scan(self) -> None:
+        """Look at the whole inbox: every conversation with due events becomes ready for
+        all workers; then the outbox. The safety net for wake-ups that never came."""
+        if self.engine() is None:  # broken content at start-up: keep events until it is fixed
+            return
+        self._chores()
+        keys = self.store.pending_keys(time.time(), limit=SCAN_PAGE)
+        with self._wake:
+            now = time.time()
+            for key in keys:
+                if key not in self._ready:
+                    self._ready[key] = now
+                    self._scanned.add(key)
+            self._rescan = len(keys) >= SCAN_PAGE
+            self._wake.notify_all()
+        if self.outbox is not None:
             self.outbox.run_once()
 
     def _heartbeat(self) -> None:
@@ -208,6 +230,7 @@ class Dispatcher:
         finally:
             with self._wake:
                 self._held.pop(owner, None)
+                self._scanned.discard(key)
                 if key in self._again:  # asked to carry on after all: someone looks again
                     self._again.discard(key)
                     self._ready[key] = time.time()
@@ -220,6 +243,9 @@ class Dispatcher:
             if result.kind == "wait":
                 self._ready[key] = min(result.at, self._ready.get(key, result.at))
             elif result.kind == "held":
+                if key in self._scanned:  # found by a scan: its holder goes on to it
+                    self._scanned.discard(key)
+                    return
                 if any(k == key and o != owner for o, k in self._held.items()):
                     self._again.add(key)  # a worker here has it: it carries on after
                     return
