@@ -45,6 +45,7 @@ class Services:
     desk: Desk = None  # type: ignore[assignment]
     watcher: ContentWatcher = None  # type: ignore[assignment]
     channels: dict[str, Channel] = field(default_factory=dict)
+    started: bool = False
 
     @property
     def engine(self) -> Engine | None:
@@ -59,6 +60,9 @@ class Services:
 
     def start(self) -> None:
         """Start this process's workers and content watcher, and warm up meanwhile."""
+        if self.started:  # every request asks: answer without a lock once they run
+            return
+        self.started = True
         if self.dispatcher.start() | self.watcher.start():
             logger.info("dispatcher and content watcher running in this process")
             threading.Thread(target=self.warm, name="warm", daemon=True).start()
@@ -77,6 +81,7 @@ class Services:
 
     def stop(self) -> None:
         """Stop them: each worker finishes the event in hand and releases its lease."""
+        self.started = False
         self.watcher.stop()
         self.dispatcher.stop()
         logger.info("dispatcher stopped in this process")
@@ -130,7 +135,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         store, lambda: services.engine, services.channels, desk=services.desk,
         transcript_days=app.config["TRANSCRIPT_DAYS"],
         threads=app.config["DISPATCH_THREADS"], lease=app.config["DISPATCH_LEASE_SECONDS"],
-        poll=app.config["DISPATCH_POLL_SECONDS"], settle=app.config["DISPATCH_SETTLE_SECONDS"],
+        poll=app.config["DISPATCH_POLL_SECONDS"], reorder=app.config["DISPATCH_REORDER_SECONDS"],
         loading_after=app.config["LOADING_AFTER_SECONDS"],
         retry_for=app.config["REPLY_RETRY_HOURS"] * 3600,
         max_backoff=app.config["RETRY_MAX_SECONDS"],

@@ -28,8 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh
     "DISPATCH_THREADS": 2,           # worker threads per process
-    "DISPATCH_SETTLE_SECONDS": 0.25, # wait this long so events sent together are ordered
-    "DISPATCH_POLL_SECONDS": 2.0,    # look for orphaned events this often
+    # Only once a person's events are seen arriving out of timestamp order: their next one
+    # waits this long after the latest arrival, so stragglers are still put in order.
+    "DISPATCH_REORDER_SECONDS": 0.25,
+    "DISPATCH_POLL_SECONDS": 5.0,    # look for events no wake-up announced this often
     "DISPATCH_LEASE_SECONDS": 15.0,  # a dead worker's conversations free up after this
     "REPLY_RETRY_HOURS": 24.0,       # an undeliverable answer is retried this long ...
     "RETRY_MAX_SECONDS": 300.0,      # ... with backoff doubling up to this (or Retry-After)
@@ -52,7 +54,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 _FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
-           "IDLE_TIMEOUT_HOURS", "DISPATCH_SETTLE_SECONDS", "DISPATCH_POLL_SECONDS",
+           "IDLE_TIMEOUT_HOURS", "DISPATCH_REORDER_SECONDS", "DISPATCH_POLL_SECONDS",
            "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
            "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}
 _INTS = {"DISPATCH_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}

@@ -54,6 +54,12 @@ class Desk:
             return None, DeskView(None, self.store.handoffs.waiting())
         return handoff, DeskView(handoff.status, self.store.handoffs.ahead_of(handoff))
 
+    def view_of(self, handoff: Handoff | None, waiting: int, conn: Connection) -> DeskView:
+        """What the engine may know of the desk, from what a turn read (`Store.turn`)."""
+        if handoff is None:
+            return DeskView(None, waiting)
+        return DeskView(handoff.status, self.store.handoffs.ahead_of(handoff, conn))
+
     def claimed(self, key: str) -> bool:
         """Staff have this conversation: the bot must not send anything of its own."""
         handoff = self.store.handoffs.open_for(key)
@@ -64,12 +70,10 @@ class Desk:
         """Keep the person's message and the bot's answer in the transcript."""
         engine = self.engine()
         said = engine.describe(inbound) if engine else inbound.text
-        hid = handoff.id if handoff else None
-        at = inbound.at.timestamp()
-        if said:
-            self.store.handoffs.record(key, "in", said, at, handoff_id=hid, conn=conn)
-        for text in outcome.reply.texts():  # the answer to that message, at its time
-            self.store.handoffs.record(key, "bot", text, at, handoff_id=hid, conn=conn)
+        lines = [("in", said)] if said else []
+        lines += [("bot", text) for text in outcome.reply.texts()]  # the answer, at its time
+        self.store.handoffs.record_many(conn, key, lines, inbound.at.timestamp(),
+                                        handoff.id if handoff else None)
 
     def carry_out(self, conn: Connection, key: ConvKey, outcome: Outcome,
                   handoff: Handoff | None) -> Handoff | None:

@@ -1,9 +1,10 @@
-"""Handling one event: decide, record "sending", send, record "done" (or retry, or fall back).
+"""Handling one event: decide and record "sending", send, record "done" (or retry, or fall back).
 
-The dispatcher takes a conversation's lease and hands its due events here, one
-at a time. Each step's write is guarded by the lease owner; see `dispatch.py`
-for the whole picture and `channels/line/sender.py` for how an unknown outcome
-is resolved.
+The dispatcher names a conversation; a turn (`store/turn.py`) takes its lease
+and earliest event and, in one transaction, saves the decision with "sending".
+After the send one UPDATE records the outcome, which also frees the lease. See
+`dispatch.py` for the whole picture and `channels/line/sender.py` for how an
+unknown outcome is resolved.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 import threading
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -19,7 +21,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from .channels.base import Channel, Delivery, SendError, inbound_from
 from .engine import ConvKey, Engine, Inbound, Reply, Text
 from .engine.handoff import DELETE
-from .store import LeaseLost, QueuedEvent, Store
+from .store import Contended, Handoff, LeaseLost, QueuedEvent, Store, Turn
+from .store.turn import contended
 
 logger = logging.getLogger(__name__)
 
@@ -53,101 +56,156 @@ def fallback_reply(engine: Engine, inbound: Inbound) -> Reply:
     return reply
 
 
+@dataclass
+class Ran:
+    """What one turn at a conversation came to.
+
+    `kind`: "handled" an event; "idle" (nothing unfinished); "held" (another worker
+    has the conversation, or wrote it first); "wait" (its next event is due at `at`).
+    """
+
+    kind: str
+    at: float = 0.0
+    more: int = 0          # unfinished events of the conversation after the handled one
+    outbox: bool = False   # the decision queued calls to other services
+
+
+class _Poison(Exception):
+    """Deciding failed for a reason that would recur: answer with the fallback instead."""
+
+
 class EventHandler:
     """Carries one event from the inbox to the person."""
 
     def __init__(self, store: Store, engine: Callable[[], Engine | None],
-                 channels: dict[str, Channel], desk: Any, *, loading_after: float = 1.0,
+                 channels: dict[str, Channel], desk: Any, *, lease: float = 30.0,
+                 reorder: float = 0.0, loading_after: float = 1.0,
                  retry_for: float = 24 * 3600, max_backoff: float = 300.0):
         self.store, self.engine, self.channels, self.desk = store, engine, channels, desk
+        self.lease, self.reorder = lease, reorder
         self.loading_after, self.retry_for, self.max_backoff = loading_after, retry_for, max_backoff
 
-    def process(self, key: ConvKey, ev: QueuedEvent, owner: str | None) -> None:
-        """Decide (if not done before), send, and record the outcome; never raises."""
-        channel = self.channels.get(key.channel)
-        if channel is None:  # no adapter for it here (a channel since switched off)
-            logger.error("event %s: no channel %r; dropped", ev.event_id, key.channel)
-            self.store.finish(ev, owner, "failed", "no such channel")
-            return
-        timer = threading.Timer(self.loading_after, self._loading, (channel, key))
-        timer.daemon = True
-        timer.start()
+    def run(self, key: str, owner: str) -> Ran:
+        """Take the conversation's next event if it is ours to take, and carry it to the person."""
+        ckey = ConvKey.parse(key)
+        channel = self.channels.get(ckey.channel)
+        timer = None
+        if channel is not None:
+            timer = threading.Timer(self.loading_after, self._loading, (channel, ckey))
+            timer.daemon = True
         try:
-            outbound = self._decided(key, ev, channel, owner)
-            forget = ev.forget or bool(outbound and outbound.get("forget"))
-            if forget:  # the person was deleted: no lease row any more, and no link kept
-                owner = None
-            if not outbound or not outbound.get("batches"):
-                self.store.finish(ev, owner, forget=forget)
-            elif self.desk is not None and self.desk.claimed(str(key)):
-                # Checked at the moment of sending: staff may have claimed it meanwhile.
-                logger.info("event %s: staff have the conversation; bot reply withheld", ev.event_id)
-                self.store.finish(ev, owner)
-            else:
-                self._send(key, ev, channel, outbound, owner, forget)
+            try:
+                ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
+            except _Poison:
+                ran, ev, outbound = self._turn(key, ckey, channel, owner, None, fallback=True)
+            if ev is not None and outbound is not None:
+                assert channel is not None
+                retry_at = self._send(ckey, ev, channel, outbound, None if ev.forget else owner,
+                                      ev.forget)
+                if retry_at is not None:  # the conversation waits for this answer's retry
+                    return Ran("wait", at=retry_at, outbox=ran.outbox)
+            return ran
+        except Contended:
+            return Ran("held")
         except LeaseLost:
-            logger.warning("event %s: lease lost; another worker carries on", ev.event_id)
-        except Exception as exc:  # never let one event stop the worker
-            log_failure(f"event {ev.event_id} failed", exc)
-            self._failed(ev, owner, SendError(type(exc).__name__, retry=True,
-                                              unknown=ev.status == "sending"))
+            logger.warning("conversation lease lost; another worker carries on")
+            return Ran("handled")
+        except Exception as exc:
+            if not transient(exc):
+                raise
+            log_failure("database unavailable; the event stays in the inbox", exc)
+            return Ran("wait", at=time.time() + 2.0)
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
 
-    def _decided(self, key: ConvKey, ev: QueuedEvent, channel: Channel, owner: str | None) -> Any:
-        """The event's rendered answer: decided now if it was not before."""
-        if ev.status != "pending":
-            return ev.outbound
+    def _turn(self, key: str, ckey: ConvKey, channel: Channel | None, owner: str,
+              timer: threading.Timer | None, fallback: bool = False
+              ) -> tuple[Ran, QueuedEvent | None, Any]:
+        """One turn: decide (or resume) and commit; return the event and what to send, if any."""
+        now = time.time()
+        with self.store.turn(key, owner, self.lease, now, 0.0 if fallback else self.reorder) as t:
+            ev = t.event
+            if ev is None:
+                return Ran("held" if t.held else "wait" if t.wait_until else "idle",
+                           at=t.wait_until or 0.0), None, None
+            ran = Ran("handled", more=t.more)
+            if channel is None:  # no adapter for it here (a channel since switched off)
+                logger.error("event %s: no channel %r; dropped", ev.event_id, ckey.channel)
+                t.finish("failed", "no such channel")
+                return ran, None, None
+            if ev.status != "pending":  # decided before: send it again, unless staff took over
+                if self.desk is not None and self.desk.claimed(key):
+                    logger.info("event %s: staff have the conversation; bot reply withheld",
+                                ev.event_id)
+                    t.finish("done")
+                    return ran, None, None
+                t.resume(now)
+                return ran, ev, ev.outbound
+            if timer is not None:
+                timer.start()
+            if fallback:
+                try:
+                    outbound = self._fallback(t, ev, channel)
+                except Exception as exc:
+                    if not transient(exc):
+                        log_failure(f"event {ev.event_id} failed", exc)
+                    raise
+            else:
+                outbound, ran.outbox = self._decide(t, ckey, ev, channel)
+            ev.status, ev.sent_batches = "decided", 0
+            return ran, ev, outbound if _sends(outbound, t.handoff) else None
+
+    def _decide(self, t: Turn, key: ConvKey, ev: QueuedEvent, channel: Channel) -> tuple[Any, bool]:
+        """Decide and commit with "sending" (or "done"); raise _Poison if it cannot be decided."""
         try:
-            outbound, safety = self._decide(key, ev, channel, owner)
-        except LeaseLost:
+            return self._decided(t, key, ev, channel)
+        except (Contended, LeaseLost):
             raise
         except Exception as exc:
-            if transient(exc):
+            if transient(exc) or contended(exc):
                 raise
             log_failure(f"event {ev.event_id} cannot be handled; answering with the fallback", exc)
-            outbound, safety = self._fallback(ev, channel, owner), True
-        ev.status, ev.safety, ev.sent_batches = "decided", safety, 0
-        return outbound
+            raise _Poison from exc
 
-    def _decide(self, key: ConvKey, ev: QueuedEvent, channel: Channel,
-                owner: str | None) -> tuple[Any, bool]:
+    def _decided(self, t: Turn, key: ConvKey, ev: QueuedEvent,
+                 channel: Channel) -> tuple[Any, bool]:
         engine = self.engine()
         assert engine is not None
         inbound = inbound_from(ev.inbound or {})
         skey = str(key)
+        now = time.time()
         if inbound.kind == "unfollow":  # blocked us: nothing of theirs is kept
-            self.store.decide(ev, owner, None, None, forget=True,
-                              effects=lambda conn: self.desk.deleted(conn, skey,
-                                                                     "the person blocked the bot"))
-            logger.info("event %s: all data of one conversation deleted", ev.event_id)
             ev.forget = True
+            t.decide(None, None, send=False, now=now, forget=True,
+                     effects=lambda conn: self.desk.deleted(conn, skey, "the person blocked the bot"))
+            logger.info("event %s: all data of one conversation deleted", ev.event_id)
             return None, False
-        handoff, view = self.desk.view(skey)
-        outcome = engine.handle(self.store.load(skey), inbound, view)
+        view = self.desk.view_of(t.handoff, t.waiting, t.conn)
+        outcome = engine.handle(t.conv, inbound, view)
         rendered = channel.render(outcome.reply, outcome.fired) if outcome.reply.messages else None
-        safety = any(f.startswith("interrupt:") for f in outcome.fired)
+        ev.safety = any(f.startswith("interrupt:") for f in outcome.fired)
         deleting = DELETE in outcome.actions
         if deleting:
             ev.forget = True
             if rendered is not None:  # remembered for a retry of the send, too
                 rendered["forget"] = True
 
-        def effects(conn: Any) -> None:
-            done = self.desk.carry_out(conn, key, outcome, handoff)
-            if deleting:
-                self.desk.deleted(conn, skey, "at the person's request")
-            elif inbound.kind != "group":
-                self.desk.record_turn(conn, skey, inbound, outcome, done)
-
-        self.store.decide(ev, owner, outcome.conv, rendered, safety=safety, effects=effects,
-                          forget=deleting)
+        handoff = self.desk.carry_out(t.conn, key, outcome, t.handoff)
+        if deleting:
+            self.desk.deleted(t.conn, skey, "at the person's request")
+        elif inbound.kind != "group":
+            self.desk.record_turn(t.conn, skey, inbound, outcome, handoff)
+        send = _sends(rendered, handoff)
+        if rendered and not send:
+            logger.info("event %s: staff have the conversation; bot reply withheld", ev.event_id)
+        t.decide(outcome.conv, rendered, send=send, now=now, safety=ev.safety, forget=deleting)
         logger.info("event %s handled: state %s, fired %s, actions %s", ev.event_id,
                     outcome.conv.state, ",".join(outcome.fired) or "-",
                     ",".join(outcome.actions) or "-")
-        return rendered, safety
+        return rendered, bool(outcome.actions)
 
-    def _fallback(self, ev: QueuedEvent, channel: Channel, owner: str | None) -> Any:
+    def _fallback(self, t: Turn, ev: QueuedEvent, channel: Channel) -> Any:
         engine = self.engine()
         assert engine is not None
         try:
@@ -155,44 +213,54 @@ class EventHandler:
         except (KeyError, ValueError, TypeError):
             inbound = Inbound("other", datetime.now(timezone.utc))
         rendered = channel.render(fallback_reply(engine, inbound))
-        self.store.decide(ev, owner, None, rendered, safety=True)
+        ev.safety = True
+        t.decide(None, rendered, send=True, now=time.time(), safety=True)
         return rendered
 
     def _send(self, key: ConvKey, ev: QueuedEvent, channel: Channel, outbound: Any,
-              owner: str | None, forget: bool = False) -> None:
+              owner: str | None, forget: bool = False) -> float | None:
+        """Send, and record the outcome; return when to try again if it failed for now."""
         delivery = Delivery(ev.event_id, dict(ev.delivery or {}), ev.received_at,
                             ev.sent_batches, ev.status == "sending", ev.safety, ev.attempts,
                             ev.sending_at)
-        self.store.sending(ev, owner, time.time())
         try:
             channel.send(key, delivery, outbound)
         except SendError as exc:
-            self._failed(ev, owner, exc, delivery.data)
-            return
+            return self._failed(ev, owner, exc, delivery.data)
         except Exception as exc:  # a bug mid-send: whether it went out is unknown
             log_failure(f"event {ev.event_id}: send failed", exc)
-            self._failed(ev, owner, SendError(type(exc).__name__, retry=True, unknown=True,
-                                              sent=delivery.sent), delivery.data)
-            return
+            return self._failed(ev, owner, SendError(type(exc).__name__, retry=True, unknown=True,
+                                                     sent=delivery.sent), delivery.data)
         self.store.finish(ev, owner, forget=forget)
+        return None
 
     def _failed(self, ev: QueuedEvent, owner: str | None, exc: SendError,
-                delivery: dict[str, Any] | None = None) -> None:
+                delivery: dict[str, Any] | None = None) -> float | None:
+        """Give up on the event, or schedule its retry and return when it is due."""
         age = time.time() - (ev.received_at or time.time())
         if not exc.retry or age > self.retry_for:
             logger.error("event %s given up after %d attempts: %s", ev.event_id, ev.attempts + 1,
                          exc)
             self.store.finish(ev, owner, "failed", str(exc), forget=ev.forget)
-            return
+            return None
         delay = min(self.max_backoff, 2.0 ** min(ev.attempts + 1, 16))
         if exc.retry_after:
             delay = max(delay, min(exc.retry_after, 3600.0))
         logger.warning("event %s: %s; retrying in %.0f s", ev.event_id, exc, delay)
-        self.store.retry_later(ev, owner, time.time() + delay, str(exc), sent=exc.sent,
-                               unknown=exc.unknown, delivery=delivery)
+        at = time.time() + delay
+        self.store.retry_later(ev, owner, at, str(exc), sent=exc.sent, unknown=exc.unknown,
+                               delivery=delivery)
+        return at
 
     def _loading(self, channel: Channel, key: ConvKey) -> None:
         try:
             channel.loading(key)
         except Exception:  # the animation is a courtesy; never let it fail an event
             logger.warning("loading animation failed for one conversation")
+
+
+def _sends(outbound: Any, handoff: Handoff | None) -> bool:
+    """Whether a decided reply goes out now: it has messages and staff have not claimed the
+    conversation (as read in the decision's transaction: a claim waits for the lease)."""
+    claimed = handoff is not None and handoff.status == "claimed"
+    return bool(outbound and outbound.get("batches")) and not claimed

@@ -65,10 +65,8 @@ def post(client: Any, user: LineUser, event_: dict) -> None:
 
 
 def handle_due(app: Any) -> None:
-    """Wait until the posted events are due (the dispatcher's settle delay), then handle them."""
-    services = app.extensions["bot"]
-    time.sleep(float(app.config.get("DISPATCH_SETTLE_SECONDS") or 0.0) + 0.02)
-    services.dispatcher.drain(timeout=600)
+    """Handle every posted event in this thread."""
+    app.extensions["bot"].dispatcher.drain(timeout=600)
 
 
 def start_template(app: Any) -> str:
@@ -152,7 +150,6 @@ def measure_batch(app: Any, users: list[LineUser], word: str,
         for user in users:
             post(client, user, user.text(word))
         counter.phase = "handle"
-        time.sleep(float(app.config.get("DISPATCH_SETTLE_SECONDS") or 0.0) + 0.02)
         with recording(engine) as recorder:
             start = time.perf_counter()
             app.extensions["bot"].dispatcher.drain(timeout=600)

@@ -97,7 +97,6 @@ def make_app(tmp_path: Path, line_api: FakeLine) -> Iterator[Callable[..., Any]]
             "LINE_API_BASE_URL": line_api.url,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
             "FLOWS_DIR": str(TEST_FLOWS),
-            "DISPATCH_SETTLE_SECONDS": 0.05,
             "DISPATCH_POLL_SECONDS": 0.2,
             "LINE_API_TIMEOUT": 15.0,
         }

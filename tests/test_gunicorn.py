@@ -54,7 +54,7 @@ def server(tmp_path, line_api, workspace):
     db = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
                LINE_API_BASE_URL=line_api.url, DATABASE_URL=db, DISPATCH_POLL_SECONDS="0.2",
-               DISPATCH_SETTLE_SECONDS="0.05", RELOAD_SECONDS="0.3", **workspace.config)
+               RELOAD_SECONDS="0.3", **workspace.config)
     # An event acknowledged by a server that died before processing it.
     ts = int(time.time() * 1000)
     Store(db).enqueue([QueuedEvent("01ORPHANEDEVENT0000000000A", "line:U" + "7" * 32, ts,
@@ -127,7 +127,7 @@ def start(tmp_path, env_extra: dict, name: str = "gunicorn") -> tuple[subprocess
     port = free_port()
     log_path = tmp_path / f"{name}.log"
     env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               DISPATCH_POLL_SECONDS="0.2", DISPATCH_SETTLE_SECONDS="0.05",
+               DISPATCH_POLL_SECONDS="0.2",
                FLOWS_DIR=str(TEST_FLOWS), **env_extra)
     with open(log_path, "w") as log:
         proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env, stdout=log, stderr=log)

@@ -7,14 +7,16 @@ guarded by its lease: it happens only while the writer still holds it.
 """
 from __future__ import annotations
 
+import contextlib
+import secrets
+import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import (Connection, Engine, and_, create_engine, delete, event, func, or_,
-                        select, update)
+from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
+                        func, or_, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 
 from ..engine.types import ConvState
 from . import migrate
@@ -22,35 +24,17 @@ from .handoffs import Handoff, Handoffs, Line
 from .operators import Operator, Operators
 from .outbox import Outbox
 from .schema import conversations, inbox, local_messages
+from .turn import (FORGOTTEN, UNFINISHED, Contended, QueuedEvent, Turn, contended, conv_row,
+                   conv_state, read)
 
-FORGOTTEN = "-"  # the conv_key of a finished event whose person asked to be forgotten
-
-__all__ = ["Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators", "Outbox",
-           "QueuedEvent", "Store", "database_url"]
-UNFINISHED = ("pending", "decided", "sending")
+__all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators",
+           "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
+IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
+WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
 
 
 class LeaseLost(Exception):
     """This worker no longer holds the conversation's lease: another one carries on."""
-
-
-@dataclass
-class QueuedEvent:
-    """An event waiting in the inbox: whose it is, when it happened, what it carries."""
-
-    event_id: str
-    conv_key: str
-    ts_ms: int
-    inbound: dict[str, Any] | None
-    delivery: dict[str, Any] | None = None
-    status: str = "pending"
-    outbound: Any = None
-    attempts: int = 0
-    received_at: float = 0.0
-    sent_batches: int = 0
-    sending_at: float | None = None
-    safety: bool = False
-    forget: bool = False  # handling it deleted the person (in memory only)
 
 
 def database_url(url: str) -> str:
@@ -68,16 +52,59 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    """A turn begins IMMEDIATE: it takes the write lock before it reads (see `turn.py`).
+
+    Other transactions keep the driver's own way: it begins before the first write.
+    """
+    if conn.get_execution_options().get("turn"):
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+
+
+def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _check_alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+    """Test a connection that sat idle a while before handing it out (a database restart
+    drops them all); a busy one is used as it is, saving a round trip per request."""
+    if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_PING:
+        return
+    try:
+        cur = dbapi_conn.cursor()
+        cur.execute("SELECT 1")
+        cur.close()
+    except Exception as exc:  # the pool replaces it with a fresh connection
+        raise DisconnectionError() from exc
+
+
+def _free(owner: str, now: float) -> Any:
+    """The lease is free for `owner`: nobody's, theirs, expired, or its event is finished."""
+    c = conversations.c
+    unfinished = exists().where(inbox.c.event_id == c.lease_event, inbox.c.status.in_(UNFINISHED))
+    return or_(c.lease_owner.is_(None), c.lease_owner == owner, c.lease_until < now,
+               and_(c.lease_event.is_not(None), ~unfinished))
+
+
 class Store:
     """Conversations, the inbox, and the per-conversation lease."""
 
     def __init__(self, url: str, upgrade: bool = True):
         # hide_parameters: SQLAlchemy's errors would otherwise quote the stored
         # message in their text, and errors get logged.
-        self.engine: Engine = create_engine(database_url(url), pool_pre_ping=True,
-                                            hide_parameters=True)
+        self.engine: Engine = create_engine(database_url(url), hide_parameters=True)
+        event.listen(self.engine, "checkin", _checked_in)
+        event.listen(self.engine, "checkout", _check_alive)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        # Tells this store's own wake-up notices from others' (see `enqueue`).
+        self.token = secrets.token_hex(6)
+        # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+        # in growing steps (busy_timeout): this process's hot writes (the webhook's insert,
+        # turns, finishing) queue on a lock here instead, and go in as soon as it is free.
+        self._writing: Any = (threading.Lock() if self.engine.dialect.name == "sqlite"
+                              else contextlib.nullcontext())
         if upgrade:  # a no-op under the lock when the schema is current
             migrate.upgrade(self.engine)
         self.handoffs = Handoffs(self.engine)
@@ -90,23 +117,36 @@ class Store:
 
     # -- the inbox -------------------------------------------------------------
 
-    def enqueue(self, events: Iterable[QueuedEvent], now: float | None = None) -> list[str]:
-        """Store events durably; return the ids that were new (redeliveries are skipped)."""
+    def enqueue(self, events: Iterable[QueuedEvent], now: float | None = None,
+                notify: bool = False) -> list[str]:
+        """Store events durably in one statement; return the ids that were new.
+
+        Redeliveries (ids stored before) are skipped. `notify` (PostgreSQL): wake
+        the workers of other processes listening on WAKE_CHANNEL, at commit.
+        """
         now = time.time() if now is None else now
-        new = []
-        with self.engine.begin() as conn:
-            for ev in events:
-                row = conn.execute(self._insert(inbox).values(
-                    event_id=ev.event_id, conv_key=ev.conv_key, ts_ms=ev.ts_ms, received_at=now,
-                    status="pending", inbound=ev.inbound, delivery=ev.delivery, attempts=0,
-                    next_try_at=0.0).on_conflict_do_nothing(index_elements=["event_id"])
-                    .returning(inbox.c.id)).first()
-                if row is not None:  # None: this id was stored before (a redelivery)
-                    new.append(ev.event_id)
-                    conn.execute(self._insert(conversations).values(
-                        key=ev.conv_key, answers={}, history=[], flags={})
-                        .on_conflict_do_nothing(index_elements=["key"]))
-        return new
+        rows: dict[str, dict[str, Any]] = {}
+        for ev in events:
+            rows.setdefault(ev.event_id, {
+                "event_id": ev.event_id, "conv_key": ev.conv_key, "ts_ms": ev.ts_ms,
+                "received_at": now, "status": "pending", "inbound": ev.inbound,
+                "delivery": ev.delivery, "attempts": 0, "next_try_at": 0.0})
+        if not rows:
+            return []
+        # Bound parameters, so the statement is compiled once per process, not per request.
+        stmt: Any = (self._insert(inbox).on_conflict_do_nothing(index_elements=["event_id"])
+                     .returning(inbox.c.event_id, inbox.c.conv_key))
+        params: Any = list(rows.values())
+        notify = notify and self.engine.dialect.name == "postgresql"
+        if notify:
+            stored = stmt.values({c: bindparam(c) for c in rows[next(iter(rows))]}).cte("stored")
+            stmt = select(stored.c.event_id, func.pg_notify(
+                WAKE_CHANNEL, bindparam("token") + stored.c.conv_key))
+            params = [dict(row, token=self.token + " ") for row in params]
+        with self._writing, self.engine.begin() as conn:
+            new = {r.event_id for p in ([params] if not notify else params)
+                   for r in conn.execute(stmt, p)}
+        return [event_id for event_id in rows if event_id in new]
 
     def pending_keys(self, now: float, limit: int = 50) -> list[str]:
         """Conversations with events due, oldest event first."""
@@ -116,20 +156,41 @@ class Store:
         with self.engine.connect() as conn:
             return [r.conv_key for r in conn.execute(q)]
 
-    def next_event(self, key: str, now: float, settle: float = 0.0) -> QueuedEvent | None:
-        """The conversation's earliest due event, once it has waited `settle` seconds.
-
-        Waiting a moment lets events sent together arrive before we pick the earliest.
-        """
+    def next_event(self, key: str, now: float) -> QueuedEvent | None:
+        """The conversation's earliest unfinished event, if it is due."""
         q = (select(inbox).where(inbox.c.conv_key == key, inbox.c.status.in_(UNFINISHED))
              .order_by(inbox.c.ts_ms, inbox.c.id).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(q).first()
-        if row is None or row.next_try_at > now or row.received_at > now - settle:
+        if row is None or row.next_try_at > now:
             return None
         return QueuedEvent(row.event_id, row.conv_key, row.ts_ms, row.inbound, row.delivery,
                            row.status, row.outbound, row.attempts, row.received_at,
                            row.sent_batches, row.sending_at, bool(row.safety))
+
+    @contextlib.contextmanager
+    def turn(self, key: str, owner: str, lease: float, now: float,
+             reorder: float = 0.0) -> Iterator[Turn]:
+        """A turn at the conversation (see `turn.py`); rolled back unless its write committed.
+
+        Raises Contended if another transaction changed what it read first.
+        """
+        options: dict[str, Any] = {"turn": True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        with self._writing, self.engine.connect().execution_options(**options) as conn:
+            t = Turn(conn, key, owner, now + lease, self._insert, self._forget)
+            try:
+                conn.begin()
+                read(t, now, reorder)
+                yield t
+            except Exception as exc:
+                if contended(exc):
+                    raise Contended(key) from exc
+                raise
+            finally:
+                if not t.committed:
+                    conn.rollback()
 
     def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,
@@ -149,7 +210,7 @@ class Store:
                 self._forget(conn, ev.conv_key)
             elif conv is not None:
                 conn.execute(update(conversations).where(conversations.c.key == ev.conv_key)
-                             .values(**_conv_row(conv)))
+                             .values(**conv_row(conv)))
             conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id,
                                              inbox.c.status == "pending")
                          .values(status="decided", outbound=outbound, inbound=None,
@@ -167,19 +228,23 @@ class Store:
                error: str | None = None, forget: bool = False) -> None:
         """Mark an event done (or failed), dropping everything it carried; needs the lease.
 
-        `forget`: the event deleted its person; it keeps no link to them either
-        (its conversation row is gone, so there is no lease to hold).
+        One UPDATE: the lease was taken for this event, so finishing it frees the
+        lease too. `forget`: the event deleted its person; it keeps no link to
+        them either (its conversation row is gone, so there is no lease to hold).
         """
         values: dict[str, Any] = {"status": status, "inbound": None, "delivery": None,
                                   "outbound": None, "error": error[:500] if error else None}
-        with self.engine.begin() as conn:
+        where = [inbox.c.event_id == ev.event_id]
+        with self._writing, self.engine.begin() as conn:
             if forget:
                 values["conv_key"] = FORGOTTEN
                 conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
                                                          conversations.c.flow.is_(None)))
             elif owner is not None:
-                self._hold(conn, ev.conv_key, owner)
-            conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(**values))
+                where.append(exists().where(conversations.c.key == ev.conv_key,
+                                            conversations.c.lease_owner == owner))
+            if conn.execute(update(inbox).where(*where).values(**values)).rowcount != 1:
+                raise LeaseLost(ev.conv_key)
 
     def retry_later(self, ev: QueuedEvent, owner: str | None, at: float, error: str, *, sent: int = 0,
                     unknown: bool = False, delivery: dict[str, Any] | None = None) -> None:
@@ -194,8 +259,12 @@ class Store:
         if delivery is not None:
             values["delivery"] = delivery
         with self.engine.begin() as conn:
-            if owner is not None:
-                self._hold(conn, ev.conv_key, owner)
+            if owner is not None:  # and give the lease back: the retry is anyone's to make
+                released = conn.execute(update(conversations).where(
+                    conversations.c.key == ev.conv_key, conversations.c.lease_owner == owner)
+                    .values(lease_owner=None, lease_until=None, lease_event=None)).rowcount
+                if released != 1:
+                    raise LeaseLost(ev.conv_key)
             conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(**values))
 
     def finished(self, event_id: str) -> bool:
@@ -239,12 +308,10 @@ class Store:
         """The stored conversation, or None if it never started."""
         with self.engine.connect() as conn:
             row = conn.execute(select(conversations).where(conversations.c.key == key)).first()
-        if row is None or row.flow is None:
+        if row is None:
             return None
-        last = (datetime.fromtimestamp(row.last_active_ms / 1000, timezone.utc)
-                if row.last_active_ms is not None else None)
-        return ConvState(row.flow, row.state, dict(row.answers or {}), list(row.history or []),
-                         last, dict(row.flags or {}))
+        return conv_state(row.flow, row.state, row.answers, row.history, row.last_active_ms,
+                          row.flags)
 
     def save(self, key: str, conv: ConvState) -> None:
         """Store a conversation's state, creating it if needed."""
@@ -253,7 +320,7 @@ class Store:
                                                             flags={})
                          .on_conflict_do_nothing(index_elements=["key"]))
             conn.execute(update(conversations).where(conversations.c.key == key)
-                         .values(**_conv_row(conv)))
+                         .values(**conv_row(conv)))
 
     def forget(self, key: str) -> None:
         """Delete everything stored for a conversation (the audit log keeps no content)."""
@@ -281,11 +348,9 @@ class Store:
             conn.execute(self._insert(conversations).values(key=key, answers={}, history=[],
                                                             flags={})
                          .on_conflict_do_nothing(index_elements=["key"]))
-            got = conn.execute(update(conversations).where(and_(
-                conversations.c.key == key,
-                or_(conversations.c.lease_owner.is_(None), conversations.c.lease_owner == owner,
-                    conversations.c.lease_until < now)))
-                .values(lease_owner=owner, lease_until=now + seconds))
+            got = conn.execute(update(conversations).where(
+                conversations.c.key == key, _free(owner, now))
+                .values(lease_owner=owner, lease_until=now + seconds, lease_event=None))
             return got.rowcount == 1
 
     def renew(self, key: str, owner: str, seconds: float, now: float) -> bool:
@@ -317,7 +382,7 @@ class Store:
             if effects is not None:
                 effects(conn)
             conn.execute(update(conversations).where(conversations.c.key == key)
-                         .values(**_conv_row(conv)))
+                         .values(**conv_row(conv)))
 
     def release(self, key: str, owner: str) -> None:
         """Give the lease back; drop the row if it only ever held a lease (a deleted person)."""
@@ -329,11 +394,5 @@ class Store:
                 conversations.c.flow.is_(None), ~waiting))
             conn.execute(update(conversations).where(
                 conversations.c.key == key, conversations.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None))
+                .values(lease_owner=None, lease_until=None, lease_event=None))
 
-
-def _conv_row(conv: ConvState) -> dict[str, Any]:
-    return {"flow": conv.flow, "state": conv.state, "answers": conv.answers,
-            "history": conv.history, "flags": conv.flags,
-            "last_active_ms": int(conv.last_active.timestamp() * 1000)
-            if conv.last_active else None}

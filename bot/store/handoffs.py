@@ -164,6 +164,15 @@ class Handoffs:
                 operator=operator, status=status, retry_key=retry_key, error=error)
                 .returning(messages.c.id)).scalar_one())
 
+    def record_many(self, conn: Connection, key: str, lines: list[tuple[str, str]], at: float,
+                    handoff_id: int | None) -> None:
+        """Add (direction, text) lines to the transcript in one statement."""
+        if lines:
+            conn.execute(insert(messages), [
+                {"conv_key": key, "handoff_id": handoff_id, "at": at, "direction": direction,
+                 "text": text, "operator": None, "status": "sent", "retry_key": None,
+                 "error": None} for direction, text in lines])
+
     def transcript(self, key: str, after: int = 0) -> list[Line]:
         """The conversation's lines after id `after`, oldest first."""
         with self.engine.connect() as conn:

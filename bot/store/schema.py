@@ -22,6 +22,8 @@ conversations = Table(
     # Whoever holds the lease processes this conversation's events, one at a time.
     Column("lease_owner", String(100)),
     Column("lease_until", Float),
+    # The event the lease was taken for: once that event is finished, the lease is free.
+    Column("lease_event", String(100)),
 )
 
 # Events are written here before the webhook answers, so none is lost if the

@@ -36,12 +36,30 @@ def test_redelivered_event_is_stored_once(database):
     assert store.pending_keys(time.time()) == ["line:U1"]
 
 
-def test_next_event_is_the_earliest_and_waits_to_settle(database):
+def test_events_of_one_webhook_are_taken_in_timestamp_order_at_once(database):
     store = Store(database)
     store.enqueue([queued("late", ts=5000), queued("early", ts=4000)], now=100.0)
-    assert store.next_event("line:U1", now=100.1, settle=0.5) is None
-    ev = store.next_event("line:U1", now=101.0, settle=0.5)
-    assert ev.event_id == "early" and ev.inbound["text"] == "こんにちは"
+    with store.turn("line:U1", "w", 30, now=100.0, reorder=0.5) as turn:
+        assert turn.event.event_id == "early" and turn.event.inbound["text"] == "こんにちは"
+        assert turn.wait_until is None and turn.more == 1
+
+
+def test_a_person_whose_events_arrive_out_of_order_waits_for_stragglers(database):
+    store = Store(database)
+    store.enqueue([queued("newer", ts=5000)], now=100.0)
+    store.enqueue([queued("older", ts=4000)], now=100.1)  # stamped earlier, arrived later
+    with store.turn("line:U1", "w", 30, now=100.2, reorder=0.5) as turn:
+        assert turn.event is None and turn.wait_until == pytest.approx(100.6)
+    with store.turn("line:U1", "w", 30, now=100.7, reorder=0.5) as turn:
+        assert turn.event.event_id == "older"
+
+
+def test_an_event_in_order_is_taken_at_once_even_behind_others(database):
+    store = Store(database)
+    store.enqueue([queued("first", ts=4000)], now=100.0)
+    store.enqueue([queued("second", ts=5000)], now=100.1)
+    with store.turn("line:U1", "w", 30, now=100.1, reorder=0.5) as turn:
+        assert turn.event.event_id == "first" and turn.wait_until is None
 
 
 def test_finished_event_keeps_no_message_text(database):

@@ -149,14 +149,17 @@ def callback() -> tuple[str, int]:
 
     services = current_app.extensions["bot"]
     queued = [q for q in (translate(e) for e in events if e is not None) if q is not None]
-    new = services.store.enqueue(queued) if queued else []
-    logger.info("webhook: %d events, %d stored, %d redelivered, ignored or malformed",
-                len(events), len(new), len(events) - len(new))
+    dispatcher = services.dispatcher
+    # Other processes are woken (PostgreSQL NOTIFY) only when none of ours is free.
+    new = services.store.enqueue(queued, notify=dispatcher.busy()) if queued else []
+    logger.debug("webhook: %d events, %d stored, %d redelivered, ignored or malformed",
+                 len(events), len(new), len(events) - len(new))
     if services.content is None:
         logger.error("content has errors: %d events kept in the inbox until it is fixed", len(new))
     if new:
         services.start()
-        services.dispatcher.nudge()
+        stored = set(new)
+        dispatcher.nudge({q.conv_key for q in queued if q.event_id in stored})
     return "OK", 200
 
 

@@ -1,0 +1,221 @@
+"""A worker's turn at a conversation: read its next event, decide, write it all at once.
+
+A turn is one transaction. One SELECT reads the conversation's earliest
+unfinished event together with the conversation (state and lease) and its open
+handoff; the caller decides; then the turn writes the decision, the lease and
+"sending" (or "done", when there is nothing to send) and commits. The lease is
+taken *for that event*: finishing the event frees it, so the send's outcome is
+recorded by one UPDATE and no separate release is needed.
+
+Isolation makes the read and the writes one step. On SQLite the turn begins
+IMMEDIATE: it holds the write lock from its first read, so nothing changes
+under it. On PostgreSQL it runs at REPEATABLE READ and always writes the
+conversation and the event rows: if another transaction changed either since
+the turn read them, PostgreSQL refuses the write, and the turn raises
+`Contended` having written nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from sqlalchemy import Connection, exists, func, select, true, update
+from sqlalchemy.exc import DBAPIError
+
+from ..engine.types import ConvState
+from .handoffs import OPEN, Handoff
+from .schema import conversations, handoffs, inbox
+
+UNFINISHED = ("pending", "decided", "sending")
+FINISHED = ("done", "failed")
+FORGOTTEN = "-"  # the conv_key of a finished event whose person asked to be forgotten
+# PostgreSQL's "another transaction changed this first" (serialization failure, deadlock).
+_CONTENDED = {"40001", "40P01"}
+
+
+class Contended(Exception):
+    """Another transaction changed the conversation or its event first: nothing was written."""
+
+
+def contended(exc: BaseException) -> bool:
+    """Whether a database error means another writer came first (try again, not a fault)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, DBAPIError) and getattr(orig, "sqlstate", None) in _CONTENDED
+
+
+@dataclass
+class QueuedEvent:
+    """An event waiting in the inbox: whose it is, when it happened, what it carries."""
+
+    event_id: str
+    conv_key: str
+    ts_ms: int
+    inbound: dict[str, Any] | None
+    delivery: dict[str, Any] | None = None
+    status: str = "pending"
+    outbound: Any = None
+    attempts: int = 0
+    received_at: float = 0.0
+    sent_batches: int = 0
+    sending_at: float | None = None
+    safety: bool = False
+    forget: bool = False  # handling it deleted the person (in memory only)
+
+
+def queued(row: Any) -> QueuedEvent:
+    """An inbox row as a QueuedEvent."""
+    return QueuedEvent(row.event_id, row.conv_key, row.ts_ms, row.inbound, row.delivery,
+                       row.status, row.outbound, row.attempts, row.received_at,
+                       row.sent_batches, row.sending_at, bool(row.safety))
+
+
+def conv_row(conv: ConvState) -> dict[str, Any]:
+    """A conversation's state as the columns that store it."""
+    return {"flow": conv.flow, "state": conv.state, "answers": conv.answers,
+            "history": conv.history, "flags": conv.flags,
+            "last_active_ms": int(conv.last_active.timestamp() * 1000)
+            if conv.last_active else None}
+
+
+def conv_state(flow: str | None, state: str | None, answers: Any, history: Any,
+               last_active_ms: int | None, flags: Any) -> ConvState | None:
+    """The stored conversation, or None if it never started."""
+    if flow is None:
+        return None
+    last = (datetime.fromtimestamp(last_active_ms / 1000, timezone.utc)
+            if last_active_ms is not None else None)
+    return ConvState(flow, state or "", dict(answers or {}), list(history or []), last,
+                     dict(flags or {}))
+
+
+@dataclass
+class Turn:
+    """What a turn read, and the writes that end it. `event` is None if there is nothing to do:
+    `held` then says whether another worker has the conversation, `wait_until` whether its
+    next event is due later."""
+
+    conn: Connection
+    key: str
+    owner: str
+    lease_until: float
+    upsert: Callable[[Any], Any]
+    forgetter: Callable[[Connection, str], None]
+    event: QueuedEvent | None = None
+    conv: ConvState | None = None
+    handoff: Handoff | None = None
+    waiting: int = 0          # requests waiting for staff
+    more: int = 0             # unfinished events of this conversation after this one
+    held: bool = False
+    wait_until: float | None = None
+    committed: bool = False
+
+    def decide(self, conv: ConvState | None, outbound: Any, *, send: bool, now: float,
+               safety: bool = False, forget: bool = False,
+               effects: Callable[[Connection], None] | None = None) -> None:
+        """Write the decision (state, `effects`, the reply) and "sending" or "done"; commit.
+
+        `send`: a reply goes out next, so "sending" is recorded now. Otherwise the
+        event is done. `forget`: the conversation is deleted instead of saved.
+        """
+        ev = self.event
+        assert ev is not None
+        if effects is not None:
+            effects(self.conn)
+        if forget:
+            self.forgetter(self.conn, self.key)
+        else:
+            self._lease(conv_row(conv) if conv is not None else {})
+        if send:
+            values: dict[str, Any] = {
+                "status": "sending", "outbound": outbound, "inbound": None, "safety": safety,
+                "sending_at": now, "attempts": inbox.c.attempts + 1, "sent_batches": 0}
+        else:
+            values = {"status": "done", "inbound": None, "delivery": None, "outbound": None,
+                      "error": None}
+            if forget:
+                values["conv_key"] = FORGOTTEN
+        self._event(values)
+
+    def resume(self, now: float) -> None:
+        """An event decided before: hold the lease for it and record "sending" again; commit."""
+        self._lease({})
+        self._event({"status": "sending", "sending_at": now, "attempts": inbox.c.attempts + 1})
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        """End the event without sending (withheld, or no channel for it); commit."""
+        self._lease({})
+        self._event({"status": status, "inbound": None, "delivery": None, "outbound": None,
+                     "error": error[:500] if error else None})
+
+    def _lease(self, state: dict[str, Any]) -> None:
+        lease = {"lease_owner": self.owner, "lease_until": self.lease_until,
+                 "lease_event": self.event.event_id if self.event else None}
+        row = {"answers": {}, "history": [], "flags": {}, **state, **lease}
+        self.conn.execute(self.upsert(conversations).values(key=self.key, **row)
+                          .on_conflict_do_update(index_elements=["key"], set_={**state, **lease}))
+
+    def _event(self, values: dict[str, Any]) -> None:
+        ev = self.event
+        assert ev is not None
+        done = self.conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id,
+                                                     inbox.c.status == ev.status)
+                                 .values(**values)).rowcount
+        if done != 1:  # changed since the read: only possible if isolation failed us
+            raise Contended(ev.event_id)
+        self.conn.commit()
+        self.committed = True
+
+
+def read(turn: Turn, now: float, reorder: float) -> None:
+    """Fill `turn` with the conversation's earliest unfinished event, state, lease and handoff."""
+    key = turn.key
+    others = inbox.alias("others")
+    stats = (select(func.count().label("n"), func.min(others.c.received_at).label("first"),
+                    func.max(others.c.received_at).label("last"))
+             .where(others.c.conv_key == key, others.c.status.in_(UNFINISHED)).subquery())
+    leased = inbox.alias("leased")
+    lease_busy = exists().where(leased.c.event_id == conversations.c.lease_event,
+                                leased.c.status.in_(UNFINISHED))
+    open_id = (select(func.max(handoffs.c.id))
+               .where(handoffs.c.conv_key == key, handoffs.c.status.in_(OPEN)).scalar_subquery())
+    waiting = (select(func.count()).select_from(handoffs)
+               .where(handoffs.c.status == "waiting").scalar_subquery())
+    c, h = conversations.c, handoffs.c
+    q = (select(inbox, c.key.label("c_key"), c.flow.label("c_flow"), c.state.label("c_state"),
+                c.answers.label("c_answers"), c.history.label("c_history"),
+                c.flags.label("c_flags"), c.last_active_ms.label("c_last"),
+                c.lease_owner.label("c_owner"), c.lease_until.label("c_until"),
+                c.lease_event.label("c_event"), lease_busy.label("c_busy"),
+                h.id.label("h_id"), h.status.label("h_status"), h.priority.label("h_priority"),
+                h.requested_at.label("h_requested"), h.claimed_by.label("h_by"),
+                h.claimed_at.label("h_at"), h.display_name.label("h_name"),
+                waiting.label("waiting"), stats.c.n, stats.c.first, stats.c.last)
+         .select_from(inbox.outerjoin(conversations, c.key == inbox.c.conv_key)
+                      .outerjoin(handoffs, h.id == open_id).join(stats, true()))
+         .where(inbox.c.conv_key == key, inbox.c.status.in_(UNFINISHED))
+         .order_by(inbox.c.ts_ms, inbox.c.id).limit(1))
+    row = turn.conn.execute(q).first()
+    if row is None:
+        return
+    free = (row.c_owner is None or row.c_owner == turn.owner or row.c_until < now
+            or (row.c_event is not None and not row.c_busy))
+    if not free:
+        turn.held = True
+        return
+    if row.next_try_at > now:
+        turn.wait_until = row.next_try_at
+        return
+    # Arrivals out of timestamp order (an earlier-stamped event came after a later one):
+    # give the person's stragglers `reorder` seconds after the latest arrival.
+    if reorder > 0 and row.first < row.received_at and now < row.last + reorder:
+        turn.wait_until = row.last + reorder
+        return
+    turn.event = queued(row)
+    turn.conv = conv_state(row.c_flow, row.c_state, row.c_answers, row.c_history, row.c_last,
+                           row.c_flags)
+    if row.h_id is not None:
+        turn.handoff = Handoff(row.h_id, key, row.h_status, row.h_priority, row.h_requested,
+                               row.h_by, row.h_at, row.h_name)
+    turn.waiting, turn.more = int(row.waiting), int(row.n) - 1
+
