@@ -51,6 +51,7 @@ inbox = Table(
 )
 Index("ix_inbox_pending", inbox.c.status, inbox.c.next_try_at)
 Index("ix_inbox_conv", inbox.c.conv_key, inbox.c.status, inbox.c.ts_ms)
+Index("ix_inbox_received", inbox.c.received_at)  # the purge of old finished events
 
 # -- Handoff to staff -----------------------------------------------------------
 
