@@ -12,14 +12,16 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import re
+from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
+
+if TYPE_CHECKING:  # Alembic loads only when a database needs upgrading (start-up time)
+    from alembic.config import Config
 
 logger = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -28,6 +30,8 @@ LOCK_ID = 7_413_202_611  # pg_advisory_lock key: "soudan-bot schema"
 
 
 def _config(conn: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = conn
@@ -36,6 +40,9 @@ def _config(conn: Connection) -> Config:
 
 def head() -> str:
     """The newest revision the code knows."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return str(ScriptDirectory.from_config(cfg).get_current_head())
@@ -43,6 +50,8 @@ def head() -> str:
 
 def current(conn: Connection) -> str | None:
     """The revision the database is at (None: not under migrations)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(conn).get_current_revision()
 
 
@@ -70,8 +79,41 @@ def _locked(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@lru_cache(maxsize=1)
+def quick_head() -> str | None:
+    """`head`, read from the migration files without Alembic (None if it is not one line).
+
+    Every start checks the schema; a current one (nearly always) then costs one
+    query instead of importing Alembic.
+    """
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text("utf-8")
+        found = re.search(r'^revision = "([^"]+)"', source, re.M)
+        parent = re.search(r'^down_revision = "([^"]+)"', source, re.M)
+        if found:
+            revisions.add(found.group(1))
+        if parent:
+            parents.add(parent.group(1))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _quick_current(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except DBAPIError:  # no such table yet: an empty database
+        return None
+
+
 def upgrade(engine: Engine) -> bool:
     """Migrate to the newest schema under the lock; True if anything was changed."""
+    newest_known = quick_head()
+    if newest_known is not None and _quick_current(engine) == newest_known:
+        return False
+    from alembic import command
+
     newest = head()
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line says what happened
     with _locked(engine) as conn:
