@@ -8,18 +8,14 @@ and the app's start do), so that loading stays fast.
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-import pickle
 from pathlib import Path
-from typing import Any
 
 from ..yamlsrc import ContentError
+from . import cache
 from .classify import MAYBE, SURE, Signals, Understanding, versions
 from .examples import NONE, Examples, check_examples, read_examples
 from .rules import ALARMS, RuleSet, read_rules
 
-logger = logging.getLogger(__name__)
 __all__ = ["MAYBE", "SURE", "Signals", "Understanding", "contradictions", "disagreements",
            "load_understanding"]
 
@@ -64,8 +60,8 @@ def _load(keywords: Path, examples_dir: Path, shown: str, key: str | None,
     errors += contradictions(understanding)
     if any(not e.warning for e in errors):
         return None, errors
-    _write_checked(cache_dir, key, (ruleset, examples,
-                                    [(e.file, e.line, e.message) for e in errors]))
+    cache.write(_checked_file(cache_dir, key),
+                (ruleset, examples, [(e.file, e.line, e.message) for e in errors]), "content")
     return understanding, errors
 
 
@@ -79,41 +75,20 @@ def _checked_file(cache_dir: Path | None, key: str | None) -> Path | None:
 
 def _read_checked(cache_dir: Path | None, key: str | None
                   ) -> tuple[RuleSet, Examples, list[ContentError]] | None:
-    """The rules and examples as `_write_checked` kept them, or None.
+    """The rules and examples as `_load` kept them after checking, or None.
 
     Reading, compiling and cross-checking them costs a large part of a second at
     every start; the same files and code give the same result, so a process
     starting on files already checked (another worker, a restart, a CLI command)
     reads it instead.
     """
-    path = _checked_file(cache_dir, key)
-    if path is None or not path.exists():
-        return None
+    found = cache.read(_checked_file(cache_dir, key), "content")
     try:
-        with path.open("rb") as f:
-            ruleset, examples, warnings = pickle.load(f)  # noqa: S301 - our own file
+        ruleset, examples, warnings = found
         return ruleset, examples, [ContentError(file, line, message, warning=True)
                                    for file, line, message in warnings]
-    except Exception:  # a partial or outdated file: check again
-        logger.warning("content cache %s unreadable; checking again", path.name)
+    except (TypeError, ValueError):  # none kept, or not what this code writes
         return None
-
-
-def _write_checked(cache_dir: Path | None, key: str | None, checked: tuple[Any, ...]) -> None:
-    path = _checked_file(cache_dir, key)
-    if path is None:
-        return
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        with tmp.open("wb") as f:
-            pickle.dump(checked, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)  # whole or not at all, for the other processes
-        for old in sorted(path.parent.glob("content-*.pickle"),
-                          key=lambda p: p.stat().st_mtime)[:-4]:
-            old.unlink(missing_ok=True)
-    except OSError as exc:
-        logger.warning("content cache not written (%s)", exc)
 
 
 def digest(keywords: Path, examples_dir: Path) -> str:

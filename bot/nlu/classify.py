@@ -12,9 +12,6 @@ Crisis and danger have three levels:
 from __future__ import annotations
 
 import hashlib
-import logging
-import os
-import pickle
 import re
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from . import cache
 from .examples import CHOICE_FIELDS, NONE, Examples, FieldExamples
 from .model import MIN_CHARS, Features, FieldModel, train_field
 from .morph import Analysis, analyse
@@ -30,7 +28,6 @@ from .patterns import PatternIndex
 from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
-logger = logging.getLogger(__name__)
 SURE, MAYBE = "sure", "possible"
 AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
 ADULT = 18
@@ -214,31 +211,11 @@ class Understanding:
         return self.cache_dir / f"model-{self.key[:32]}-{versions()}.pickle"
 
     def _read_cache(self) -> Trained | None:
-        path = self._cache_file()
-        if path is None or not path.exists():
-            return None
-        try:
-            with path.open("rb") as f:
-                found = pickle.load(f)  # noqa: S301 - our own file, written below
-        except Exception:  # a partial or outdated file: train again
-            logger.warning("model cache %s unreadable; training again", path.name)
-            return None
+        found = cache.read(self._cache_file(), "model")
         return found if isinstance(found, Trained) else None
 
     def _write_cache(self, trained: Trained) -> Trained:
-        path = self._cache_file()
-        if path is None:
-            return trained
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as f:
-                pickle.dump(trained, f, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, path)  # whole or not at all, for the other workers
-            for old in sorted(path.parent.glob("model-*.pickle"), key=lambda p: p.stat().st_mtime)[:-4]:
-                old.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.warning("model cache not written (%s); each process trains its own", exc)
+        cache.write(self._cache_file(), trained, "model")
         return trained
 
     def training_sets(self) -> dict[str, tuple[list[str], list[str]]]:
