@@ -196,6 +196,15 @@ class AckResult:
         return self.count / self.seconds if self.seconds else 0.0
 
 
+def run_all(target: Callable[[], None], count: int) -> None:
+    """Run `count` threads of `target` at once and wait for them all."""
+    threads = [threading.Thread(target=target) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def ack_load(address: str, events: Events, concurrency: int, seconds: float) -> AckResult:
     """`concurrency` clients post back to back for `seconds`; every answer timed."""
     result = AckResult()
@@ -217,11 +226,7 @@ def ack_load(address: str, events: Events, concurrency: int, seconds: float) -> 
             result.tokens += tokens
             result.errors += errors
 
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_all(client, concurrency)
     result.seconds = time.perf_counter() - start
     result.count = len(result.latencies)
     return result
@@ -266,11 +271,7 @@ def offered_load(address: str, events: Events, rate: float, seconds: float) -> S
                 sent.posted[token] = t0
                 sent.errors += status != 200
 
-    threads = [threading.Thread(target=sender) for _ in range(senders)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_all(sender, senders)
     sent.seconds = time.perf_counter() - start
     return sent
 
