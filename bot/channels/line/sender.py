@@ -23,8 +23,8 @@ from typing import Any, Callable, Sequence
 import urllib3
 from linebot.v3.messaging import (ApiClient, ApiException, Configuration,
                                   MarkMessagesAsReadByTokenRequest, MessagingApi,
-                                  PushMessageRequest, ReplyMessageRequest,
                                   ShowLoadingAnimationRequest)
+from linebot.v3.messaging.rest import RESTResponse
 
 from ...engine import ConvKey, Reply
 from ..base import Batch, Delivery, Outbound, SendError, retry_key
@@ -33,6 +33,7 @@ from .render import render
 logger = logging.getLogger(__name__)
 LOADING_SECONDS = 20
 TOKEN_TRUST = 45.0  # seconds after arrival a reply token is surely unexpired (LINE: ~1 min)
+REPLY_PATH, PUSH_PATH = "/v2/bot/message/reply", "/v2/bot/message/push"
 # Connection never made: the request did not reach LINE, so nothing was delivered.
 _NOT_SENT = (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
 
@@ -65,6 +66,10 @@ class LineChannel:
             else Configuration(access_token=access_token)
         self.api = MessagingApi(ApiClient(config))
         self.timeout, self.clock = timeout, clock
+        self._host = config.host
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
+                         "User-Agent": self.api.api_client.user_agent,
+                         "Authorization": f"Bearer {access_token}"}
         self.chat_mode = chat_mode  # chat on in LINE Official Account Manager: we mark read
 
     def render(self, reply: Reply, fired: Sequence[str] = ()) -> Outbound:
@@ -104,10 +109,9 @@ class LineChannel:
         self.push(key, batch, retry_key(d.event_id, 0))
 
     def _reply(self, key: ConvKey, d: Delivery, batch: Batch) -> None:
-        request = ReplyMessageRequest.from_dict({"replyToken": d.data["reply_token"],
-                                                 "messages": batch})
         try:
-            self._call(self.api.reply_message_with_http_info, request)
+            self._call(self._post, REPLY_PATH, {"replyToken": d.data["reply_token"],
+                                                "messages": batch})
         except ApiException as exc:
             if not _is_spent_token(exc):
                 raise _send_error(exc) from exc
@@ -121,9 +125,9 @@ class LineChannel:
 
     def push(self, key: ConvKey, batch: Batch, retry_key: str) -> None:
         """Push one request of messages; the retry key makes a repeat a no-op at LINE."""
-        request = PushMessageRequest.from_dict({"to": key.user, "messages": batch})
         try:
-            self._call(self.api.push_message_with_http_info, request, x_line_retry_key=retry_key)
+            self._call(self._post, PUSH_PATH, {"to": key.user, "messages": batch},
+                       {"X-Line-Retry-Key": retry_key})
         except ApiException as exc:
             if exc.status == 409:  # this retry key was accepted before: already delivered
                 return
@@ -139,6 +143,29 @@ class LineChannel:
             unknown = not isinstance(reason, _NOT_SENT) and not isinstance(exc, _NOT_SENT)
             raise SendError(f"Messaging API unreachable: {type(reason).__name__}", retry=True,
                             unknown=unknown) from exc
+
+    def _post(self, path: str, payload: dict[str, Any], headers: dict[str, str] | None = None,
+              _request_timeout: float = 30.0, _preload_content: bool = True) -> RESTResponse:
+        """POST rendered messages as they are, through the SDK's own connection pool.
+
+        The SDK's typed requests would turn our JSON (already checked against LINE's
+        limits by `render`) into models and back: a third of the CPU an event cost.
+        Errors are the SDK's own: ApiException with LINE's status, headers and body.
+        `_request_timeout` and `_preload_content` are what `_call` passes to SDK methods;
+        here the answer's body is always read (so the connection is reused), never parsed.
+        """
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        pool = self.api.api_client.rest_client.pool_manager
+        try:
+            raw = pool.request("POST", self._host + path, body=body,
+                               headers={**self._headers, **(headers or {})},
+                               timeout=urllib3.Timeout(total=_request_timeout))
+        except urllib3.exceptions.SSLError as exc:  # as the SDK: a status-0 ApiException
+            raise ApiException(status=0, reason=f"{type(exc).__name__}\n{exc}") from exc
+        response = RESTResponse(raw)
+        if not 200 <= response.status <= 299:
+            raise ApiException(http_resp=response)
+        return response
 
     def profile(self, key: ConvKey) -> str | None:
         """The person's LINE display name (only used when CONSOLE_SHOW_PROFILE is on)."""
