@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Connection, exists, func, select, true, update
+from sqlalchemy import Connection, bindparam, exists, func, select, true, update
 from sqlalchemy.exc import DBAPIError
 
 from ..engine.types import ConvState
@@ -99,7 +99,7 @@ class Turn:
     key: str
     owner: str
     lease_until: float
-    upsert: Callable[[Any], Any]
+    upsert: Callable[[bool], Any]  # with_state -> `upsert_statement`'s statement
     forgetter: Callable[[Connection, str], None]
     event: QueuedEvent | None = None
     conv: ConvState | None = None
@@ -129,7 +129,7 @@ class Turn:
         if send:
             values: dict[str, Any] = {
                 "status": "sending", "outbound": outbound, "inbound": None, "safety": safety,
-                "sending_at": now, "attempts": inbox.c.attempts + 1, "sent_batches": 0}
+                "sending_at": now, "attempts": ATTEMPT, "sent_batches": 0}
         else:
             values = {"status": "done", "inbound": None, "delivery": None, "outbound": None,
                       "error": None}
@@ -140,7 +140,7 @@ class Turn:
     def resume(self, now: float) -> None:
         """An event decided before: hold the lease for it and record "sending" again; commit."""
         self._lease({})
-        self._event({"status": "sending", "sending_at": now, "attempts": inbox.c.attempts + 1})
+        self._event({"status": "sending", "sending_at": now, "attempts": ATTEMPT})
 
     def finish(self, status: str, error: str | None = None) -> None:
         """End the event without sending (withheld, or no channel for it); commit."""
@@ -152,24 +152,42 @@ class Turn:
         lease = {"lease_owner": self.owner, "lease_until": self.lease_until,
                  "lease_event": self.event.event_id if self.event else None}
         row = {"answers": {}, "history": [], "flags": {}, **state, **lease}
-        self.conn.execute(self.upsert(conversations).values(key=self.key, **row)
-                          .on_conflict_do_update(index_elements=["key"], set_={**state, **lease}))
+        self.conn.execute(self.upsert(bool(state)), {"key": self.key, **row})
 
     def _event(self, values: dict[str, Any]) -> None:
         ev = self.event
         assert ev is not None
-        done = self.conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id,
-                                                     inbox.c.status == ev.status)
-                                 .values(**values)).rowcount
+        stmt = _EVENT_COUNTED if values.pop("attempts", None) is ATTEMPT else _EVENT
+        done = self.conn.execute(stmt, {"b_id": ev.event_id, "b_status": ev.status,
+                                        **values}).rowcount
         if done != 1:  # changed since the read: only possible if isolation failed us
             raise Contended(ev.event_id)
         self.conn.commit()
         self.committed = True
 
 
-def read(turn: Turn, now: float, reorder: float) -> None:
-    """Fill `turn` with the conversation's earliest unfinished event, state, lease and handoff."""
-    key = turn.key
+# The turn's statements are built once: building them is most of their cost in Python.
+# The event's UPDATE takes its SET columns from the parameters it is run with.
+ATTEMPT = object()  # in `_event`'s values: count one more attempt
+_EVENT = update(inbox).where(inbox.c.event_id == bindparam("b_id"),
+                             inbox.c.status == bindparam("b_status"))
+_EVENT_COUNTED = _EVENT.values(attempts=inbox.c.attempts + 1)
+STATE_COLUMNS = ("flow", "state", "answers", "history", "flags", "last_active_ms")
+LEASE_COLUMNS = ("lease_owner", "lease_until", "lease_event")
+
+
+def upsert_statement(insert: Callable[[Any], Any], with_state: bool) -> Any:
+    """INSERT a conversation row ... ON CONFLICT update its lease (and `with_state`, its state).
+
+    Values come from the parameters it is run with: key, the state columns, the lease."""
+    stmt = insert(conversations)
+    columns = LEASE_COLUMNS + (STATE_COLUMNS if with_state else ())
+    return stmt.on_conflict_do_update(index_elements=["key"],
+                                      set_={c: stmt.excluded[c] for c in columns})
+
+
+def _read_statement() -> Any:
+    key = bindparam("key", type_=inbox.c.conv_key.type)
     others = inbox.alias("others")
     stats = (select(func.count().label("n"), func.min(others.c.received_at).label("first"),
                     func.max(others.c.received_at).label("last"))
@@ -182,20 +200,28 @@ def read(turn: Turn, now: float, reorder: float) -> None:
     waiting = (select(func.count()).select_from(handoffs)
                .where(handoffs.c.status == "waiting").scalar_subquery())
     c, h = conversations.c, handoffs.c
-    q = (select(inbox, c.key.label("c_key"), c.flow.label("c_flow"), c.state.label("c_state"),
-                c.answers.label("c_answers"), c.history.label("c_history"),
-                c.flags.label("c_flags"), c.last_active_ms.label("c_last"),
-                c.lease_owner.label("c_owner"), c.lease_until.label("c_until"),
-                c.lease_event.label("c_event"), lease_busy.label("c_busy"),
-                h.id.label("h_id"), h.status.label("h_status"), h.priority.label("h_priority"),
-                h.requested_at.label("h_requested"), h.claimed_by.label("h_by"),
-                h.claimed_at.label("h_at"), h.display_name.label("h_name"),
-                waiting.label("waiting"), stats.c.n, stats.c.first, stats.c.last)
-         .select_from(inbox.outerjoin(conversations, c.key == inbox.c.conv_key)
-                      .outerjoin(handoffs, h.id == open_id).join(stats, true()))
-         .where(inbox.c.conv_key == key, inbox.c.status.in_(UNFINISHED))
-         .order_by(inbox.c.ts_ms, inbox.c.id).limit(1))
-    row = turn.conn.execute(q).first()
+    return (select(inbox, c.key.label("c_key"), c.flow.label("c_flow"), c.state.label("c_state"),
+                   c.answers.label("c_answers"), c.history.label("c_history"),
+                   c.flags.label("c_flags"), c.last_active_ms.label("c_last"),
+                   c.lease_owner.label("c_owner"), c.lease_until.label("c_until"),
+                   c.lease_event.label("c_event"), lease_busy.label("c_busy"),
+                   h.id.label("h_id"), h.status.label("h_status"), h.priority.label("h_priority"),
+                   h.requested_at.label("h_requested"), h.claimed_by.label("h_by"),
+                   h.claimed_at.label("h_at"), h.display_name.label("h_name"),
+                   waiting.label("waiting"), stats.c.n, stats.c.first, stats.c.last)
+            .select_from(inbox.outerjoin(conversations, c.key == inbox.c.conv_key)
+                         .outerjoin(handoffs, h.id == open_id).join(stats, true()))
+            .where(inbox.c.conv_key == key, inbox.c.status.in_(UNFINISHED))
+            .order_by(inbox.c.ts_ms, inbox.c.id).limit(1))
+
+
+_READ = _read_statement()
+
+
+def read(turn: Turn, now: float, reorder: float) -> None:
+    """Fill `turn` with the conversation's earliest unfinished event, state, lease and handoff."""
+    key = turn.key
+    row = turn.conn.execute(_READ, {"key": key}).first()
     if row is None:
         return
     free = (row.c_owner is None or row.c_owner == turn.owner or row.c_until < now
