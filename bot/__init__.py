@@ -65,7 +65,10 @@ class Services:
         self.started = True
         if self.dispatcher.start() | self.watcher.start():
             logger.info("dispatcher and content watcher running in this process")
-            threading.Thread(target=self.warm, name="warm", daemon=True).start()
+            # A standby web process hardly ever handles an event: it loads the model if it must.
+            model = self.dispatcher.mode != "standby"
+            threading.Thread(target=self.warm, kwargs={"model": model}, name="warm",
+                             daemon=True).start()
 
     def warm(self, model: bool = True) -> None:
         """Load now what the first message would otherwise wait for: the LINE SDK, the model."""
@@ -92,13 +95,20 @@ def default_database_url(instance_path: str) -> str:
     return "sqlite:///" + os.path.join(instance_path, "bot.sqlite3")
 
 
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then the environment, then `test_config`."""
+def create_app(test_config: Mapping[str, Any] | None = None, *,
+               dispatch: str | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then `test_config`.
+
+    `dispatch` sets DISPATCH_MODE: the Procfile's web processes are "standby"
+    (they store events and answer LINE; its worker processes handle them).
+    """
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.DEFAULTS)
     app.config.from_mapping(config.from_environment(os.environ))
     if test_config:
         app.config.from_mapping(test_config)
+    if dispatch is not None:
+        app.config["DISPATCH_MODE"] = dispatch
     os.makedirs(app.instance_path, exist_ok=True)
     if not app.config["SECRET_KEY"]:
         logger.warning("SECRET_KEY is not set: sessions and pseudonyms change on every start")
@@ -139,7 +149,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         loading_after=app.config["LOADING_AFTER_SECONDS"],
         retry_for=app.config["REPLY_RETRY_HOURS"] * 3600,
         max_backoff=app.config["RETRY_MAX_SECONDS"],
-        stuck_after=app.config["STUCK_ALERT_SECONDS"],
+        stuck_after=app.config["STUCK_ALERT_SECONDS"], mode=app.config["DISPATCH_MODE"],
+        standby_after=app.config["DISPATCH_STANDBY_SECONDS"],
         outbox=OutboxWorker(store, slack, services.channels))
     app.extensions["bot"] = services
     # Under `flask run` nothing else starts the workers and the content watcher:

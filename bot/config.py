@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh
     "DISPATCH_THREADS": 2,           # worker threads per process
+    # "all": web processes handle events too; "standby": they only store and answer LINE,
+    # and `flask --app bot work` processes handle (the Procfile); "worker": set by `work`.
+    "DISPATCH_MODE": "all",
+    "DISPATCH_STANDBY_SECONDS": 5.0, # standby web processes handle events left this long
     # Only once a person's events are seen arriving out of timestamp order: their next one
     # waits this long after the latest arrival, so stragglers are still put in order.
     "DISPATCH_REORDER_SECONDS": 0.25,
@@ -53,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_FIX_X_PROTO": 0,          # proxies in front that set X-Forwarded-Proto
 }
 
-_FLOATS = {"TRANSCRIPT_DAYS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
+_FLOATS = {"TRANSCRIPT_DAYS", "DISPATCH_STANDBY_SECONDS", "CONSOLE_SESSION_MINUTES", "LINE_API_TIMEOUT",
            "IDLE_TIMEOUT_HOURS", "DISPATCH_REORDER_SECONDS", "DISPATCH_POLL_SECONDS",
            "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
            "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}

@@ -20,15 +20,30 @@ fallback with the crisis and emergency windows instead of silence.
 
 Waking: `nudge` (the webhook in this process), PostgreSQL LISTEN/NOTIFY (a
 webhook in another process whose own workers are all busy, see `store/wake.py`),
-and a slow poll of the whole inbox as a safety net (`poll` seconds).
+on SQLite in a worker process a watch of the file's commits, and a slow poll of
+the whole inbox as a safety net (`poll` seconds).
+
+Modes (`mode`):
+
+- "all": the process that takes webhooks also handles them (`flask run`, tests);
+- "worker": a process that only handles events (`flask --app bot work`, the
+  Procfile's `worker`), woken by NOTIFY or the SQLite watch;
+- "standby": the Procfile's web processes, which only store events and answer
+  LINE, so that acknowledging never waits behind handling. They still poll;
+  when events have waited more than `standby_after` seconds and no worker
+  process has said it is alive for as long (the `workers` table), they handle
+  them: events are answered, late, even if no worker runs (and the log says
+  so). Workers that are merely behind are left to catch up.
 """
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 import uuid
+import zlib
 from typing import Any, Callable, Iterable
 
 from .channels.base import Channel
@@ -39,6 +54,12 @@ from .store import Store
 logger = logging.getLogger(__name__)
 HELD_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # a conversation another worker holds: look again
 SCAN_PAGE = 500  # conversations one scan of the inbox makes ready
+MODES = ("all", "worker", "standby")
+
+
+def _process_name() -> str:
+    """This process, as the workers table names it (after a fork: the child's pid)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}"
 
 
 class Dispatcher:
@@ -50,7 +71,8 @@ class Dispatcher:
                  loading_after: float = 1.0, retry_for: float = 24 * 3600,
                  max_backoff: float = 300.0, stuck_after: float = 120.0,
                  keep_ids_for: float = 3 * 86400, transcript_days: float = 30.0,
-                 outbox: Any = None, listen: bool = True):
+                 outbox: Any = None, listen: bool = True, mode: str = "all",
+                 standby_after: float = 5.0, watch: float = 0.02):
         self.store, self.engine, self.desk = store, engine, desk
         self.handler = EventHandler(store, engine, channels, desk, lease=lease, reorder=reorder,
                                     loading_after=loading_after, retry_for=retry_for,
@@ -58,6 +80,16 @@ class Dispatcher:
         self.threads, self.lease, self.poll, self.listen = threads, lease, poll, listen
         self.stuck_after, self.keep_ids_for = stuck_after, keep_ids_for
         self.transcript_days, self.outbox = transcript_days, outbox
+        if mode not in MODES:
+            raise ValueError(f"dispatcher mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.mode, self.standby_after, self.watch = mode, standby_after, watch
+        self._warned_standby = 0.0
+        # (i, n): this is worker process i of n on this machine. Each takes the wake-ups of
+        # its share of conversations (by a hash of the key), so that n processes do not all
+        # race for every event; the poll's scans still take any conversation. None: all.
+        # The supervisor (`cli/work.py`) sets it only while all n workers are up.
+        self.shard: tuple[int, int] | None = None
+        self._scan_asked = False            # a sharded scan is wanted (the SQLite watch)
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
@@ -86,9 +118,12 @@ class Dispatcher:
                              for i in range(self.threads)]
             self._workers.append(threading.Thread(target=self._heartbeat, name="dispatch-lease",
                                                   daemon=True))
-            if self.listen and self.store.engine.dialect.name == "postgresql":
-                self._workers.append(threading.Thread(target=self._listen, name="dispatch-listen",
-                                                      daemon=True))
+            postgres = self.store.engine.dialect.name == "postgresql"
+            if self.listen and self.mode != "standby":
+                wake = self._listen if postgres else self._watch if self.mode == "worker" else None
+                if wake is not None:
+                    self._workers.append(threading.Thread(target=wake, name="dispatch-wake",
+                                                          daemon=True))
             for t in self._workers:
                 t.start()
             return True
@@ -103,9 +138,16 @@ class Dispatcher:
             t.join(timeout=max(0.1, deadline - time.time()))
         for owner, key in list(self._held.items()):  # a worker stuck in a call: free it anyway
             self.store.release(key, owner)
+        if self.mode == "worker":
+            try:
+                self.store.worker_gone(_process_name())
+            except Exception as exc:
+                log_failure("worker sign-off failed", exc)
 
     def nudge(self, keys: Iterable[str] | None = None) -> None:
         """Wake the workers: these conversations (or, without keys, some) have new events."""
+        if self.mode == "standby":  # the worker processes are woken through the database
+            return
         now = time.time()
         with self._wake:
             if keys is None:
@@ -117,7 +159,8 @@ class Dispatcher:
 
     def busy(self) -> bool:
         """Whether no worker of this process is free to take new events at once."""
-        return self._idle == 0 or not any(t.is_alive() for t in self._workers)
+        return (self.mode == "standby" or self._idle == 0
+                or not any(t.is_alive() for t in self._workers))
 
     def _loop(self) -> None:
         owner = f"{os.getpid()}-{threading.get_ident()}-{uuid.uuid4().hex[:8]}"
@@ -135,9 +178,12 @@ class Dispatcher:
             key = next((k for k, at in self._ready.items() if at <= now), None)
             if key is not None:
                 del self._ready[key]
-            scan = key is None and (now >= self._next_scan or self._rescan)
+            full = now >= self._next_scan or self._rescan
+            scan = key is None and (full or self._scan_asked)
             if scan:
-                self._next_scan, self._rescan = now + self.poll, False
+                self._scan_asked = False
+                if full:
+                    self._next_scan, self._rescan = now + self.poll, False
             outbox = key is None and not scan and self._outbox_due
             if outbox or scan:
                 self._outbox_due = False
@@ -150,33 +196,62 @@ class Dispatcher:
                     self._idle -= 1
                 return
         if key is not None:
-            self.run_conversation(key, owner)
+            try:
+                self.run_conversation(key, owner)
+            except Exception:  # look again soon, not only at the next poll
+                with self._wake:
+                    again = time.time() + 1.0
+                    self._ready[key] = min(again, self._ready.get(key, again))
+                raise
         elif scan:
-            self._scan()
+            self._scan(sharded=not full)
         elif outbox and self.outbox is not None:
             self.outbox.run_once()
 
-    def _scan(self) -> None:
+    def _scan(self, sharded: bool = False) -> None:
         """Look at the whole inbox: every conversation with due events becomes ready for
-        all workers; then the outbox. The safety net for wake-ups that never came."""
+        all workers; then the outbox. The safety net for wake-ups that never came.
+        `sharded`: only this process's share of conversations (see `shard`)."""
         if self.engine() is None:  # broken content at start-up: keep events until it is fixed
             return
         self._chores()
-        keys = self.store.pending_keys(time.time(), limit=SCAN_PAGE)
+        waited = self.standby_after if self.mode == "standby" else 0.0
+        keys = self.store.pending_keys(time.time(), limit=SCAN_PAGE, waited=waited)
+        if keys and waited and self.store.workers_seen_since(time.time() - waited):
+            keys = []  # a worker runs, and is behind: acknowledging keeps the CPU
+        if keys and waited and time.time() - self._warned_standby > 60:
+            self._warned_standby = time.time()
+            logger.warning("events have waited over %.0f s for a worker process; handling them "
+                           "here (is the Procfile's worker running?)", waited)
+        full_page = len(keys) >= SCAN_PAGE
+        if sharded:
+            keys = [k for k in keys if self._mine(k)]
         with self._wake:
             now = time.time()
             for key in keys:
                 if key not in self._ready:
                     self._ready[key] = now
                     self._scanned.add(key)
-            self._rescan = len(keys) >= SCAN_PAGE
+            self._rescan = self._rescan or full_page
             self._wake.notify_all()
-        if self.outbox is not None:
+        # A sharded scan follows nearly every commit on SQLite: the outbox waits for the
+        # poll's scans (or this process's own decisions, `_outbox_due`) instead.
+        if self.outbox is not None and not sharded:
             self.outbox.run_once()
 
     def _heartbeat(self) -> None:
-        """Renew the leases this process holds, so a long call never lets another worker in."""
-        while not self._stopping.wait(self.lease / 3):
+        """Renew the leases this process holds, so a long call never lets another worker in;
+        a worker process also says it is alive, for standby web processes."""
+        beat = max(0.2, min(self.lease / 3, self.standby_after / 3))
+        name = _process_name()
+        first = True
+        while not self._stopping.wait(0.0 if first else beat):
+            first = False
+            if self.mode == "worker":
+                try:
+                    self.store.worker_seen(name, time.time(), time.time() - 3600)
+                except Exception as exc:
+                    log_failure("worker heartbeat failed", exc)
             for owner, key in list(self._held.items()):
                 try:
                     if not self.store.renew(key, owner, self.lease, time.time()):
@@ -188,7 +263,26 @@ class Dispatcher:
         """Wake for events stored by other processes (PostgreSQL NOTIFY), until stopped."""
         from .store.wake import listen
 
-        listen(self.store, lambda key: self.nudge([key]), self._stopping)
+        listen(self.store, lambda key: self.nudge([key]) if self._mine(key) else None,
+               self._stopping)
+
+    def _watch(self) -> None:
+        """Wake for events stored by other processes (SQLite: any commit to the file)."""
+        from .store.wake import watch_sqlite
+
+        watch_sqlite(self.store, self._ask_scan, self._stopping, self.watch)
+
+    def _ask_scan(self) -> None:
+        with self._wake:
+            self._scan_asked = True
+            self._wake.notify_all()
+
+    def _mine(self, key: str) -> bool:
+        """Whether this process takes wake-ups for this conversation (see `shard`)."""
+        if self.shard is None:
+            return True
+        index, count = self.shard
+        return zlib.crc32(key.encode("utf-8")) % count == index
 
     # -- one pass --------------------------------------------------------------
 

@@ -23,7 +23,8 @@ within one repetition, then summarised):
 - SQL statements and commits per event, counted in this process on the store's
   engine (webhook, then handling in line), and on PostgreSQL also by the server
   (pg_stat_database) while gunicorn runs the 20/s load;
-- each worker's resident memory, idle and after the load;
+- each web worker's resident memory, idle and after the load, and the bot's
+  handling workers' (the Procfile's `worker`);
 - start-up: importing and creating the app in a new process (LINE configured,
   as in production), and a whole `flask --app bot chat` run, against importing
   Flask and creating a bare app;
@@ -66,7 +67,8 @@ def rows_for(database: str) -> list[str]:
              "SQL statements per event: webhook", "commits per event: webhook",
              "SQL statements per event: handling", "commits per event: handling",
              "commits per event, counted by PostgreSQL",
-             "worker RSS MiB, idle", "worker RSS MiB, after the load",
+             "web worker RSS MiB, idle", "web worker RSS MiB, after the load",
+             "handling worker RSS MiB, idle", "handling worker RSS MiB, after the load",
              "handling ms per event, 100 stored", "handling ms per event, many stored",
              "handling cost ratio, many / 100 stored", "SQL ms per event, 100 stored",
              "SQL ms per event, many stored"]
@@ -231,7 +233,9 @@ class Run:
         self.warm_up()
         for name, server in self.servers.items():
             for mib in server.rss():
-                self.add("worker RSS MiB, idle", name, mib)
+                self.add("web worker RSS MiB, idle", name, mib)
+            for mib in server.rss(handling=True):
+                self.add("handling worker RSS MiB, idle", name, mib)
 
     def warm_up(self) -> None:
         """Send every worker a few events and wait for their replies: content and model loaded."""
@@ -245,7 +249,9 @@ class Run:
     def stop(self) -> None:
         for name, server in self.servers.items():
             for mib in server.rss():
-                self.add("worker RSS MiB, after the load", name, mib)
+                self.add("web worker RSS MiB, after the load", name, mib)
+            for mib in server.rss(handling=True):
+                self.add("handling worker RSS MiB, after the load", name, mib)
             server.stop()
 
     def acks(self) -> None:

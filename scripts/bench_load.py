@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.line_fake import PUSH, REPLY, FakeLine, LineUser, _like_line, sign  # noqa: E402
-from tests.test_gunicorn import answering, free_port, procfile_command  # noqa: E402
+from tests.test_gunicorn import answering, free_port, procfile_command, worker_command  # noqa: E402
 
 SECRET, TOKEN = "bench-secret", "bench-token"
 WORDS = ["こんにちは", "自分", "つきまとい", "悪口を書かれました", "戻る", "SNSで晒されています",
@@ -28,12 +28,13 @@ WORDS = ["こんにちは", "自分", "つきまとい", "悪口を書かれま�
 
 
 class Server:
-    """The Procfile's web command, serving the bot or a baseline app."""
+    """The Procfile's web command, serving the bot (with the Procfile's worker) or a baseline."""
 
     def __init__(self, name: str, app: str | None, env: dict[str, str], log_dir: Path):
         self.name, self.app, self.env = name, app, env
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
+        self.worker: subprocess.Popen | None = None
         self.url = ""
 
     def command(self, port: int) -> list[str]:
@@ -50,6 +51,9 @@ class Server:
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(self.command(port), cwd=ROOT, env=self.env,
                                          stdout=out, stderr=out)
+            if self.app is None:
+                self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=self.env,
+                                               stdout=out, stderr=out)
 
     def wait_ready(self, workers: int = 2, timeout: float = 90.0) -> None:
         """Wait until it answers HTTP and all its workers have booted."""
@@ -65,18 +69,23 @@ class Server:
         assert self.proc is not None
         return children(self.proc.pid)
 
-    def rss(self) -> list[float]:
-        """Each worker's resident memory in MiB."""
-        return sorted(rss_mib(pid) for pid in self.workers())
+    def rss(self, handling: bool = False) -> list[float]:
+        """Each web worker's (or `handling` worker's) resident memory in MiB."""
+        proc = self.worker if handling else self.proc
+        return sorted(rss_mib(pid) for pid in children(proc.pid)) if proc else []
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in (self.proc, self.worker):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.proc, self.worker):
+            if proc is None:
+                continue
             try:
-                self.proc.wait(timeout=60)
+                proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
 
 
 def children(pid: int) -> list[int]:

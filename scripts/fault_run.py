@@ -4,14 +4,14 @@
     python scripts/fault_run.py --quick          # what CI runs: 100 events, 10 users, 20 s
     python scripts/fault_run.py --database postgresql://postgres@127.0.0.1:5432/test
 
-It starts gunicorn with the Procfile's command against a fake Messaging API on
-loopback that behaves like LINE (a reply token is taken once and expires after
-60 s; a push's retry key is taken once). Then it sends signed webhooks, one in
-five of them delivered again, while it
+It starts the Procfile's processes (gunicorn, and the worker that handles events)
+against a fake Messaging API on loopback that behaves like LINE (a reply token
+is taken once and expires after 60 s; a push's retry key is taken once). Then it
+sends signed webhooks, one in five of them delivered again, while it
 
-1. kills a worker with SIGKILL,
+1. kills a web worker and a handling worker with SIGKILL,
 2. takes the API down (500s, and 429s with Retry-After) for `--outage` seconds,
-3. restarts the server (SIGTERM, then a new one),
+3. restarts the server (SIGTERM to both, then new ones),
 
 and afterwards checks, per event, what the fake API accepted: exactly one
 answer for each (none lost, none doubled). It prints a summary and exits 1 on
@@ -39,17 +39,18 @@ sys.path.insert(0, str(ROOT))
 
 from bot.channels.base import retry_key  # noqa: E402
 from tests.line_fake import PUSH, REPLY, FakeLine, LineUser, sign  # noqa: E402
-from tests.test_gunicorn import free_port, procfile_command  # noqa: E402
+from tests.test_gunicorn import free_port, procfile_command, worker_command  # noqa: E402
 
 SECRET, TOKEN = "fault-run-secret", "fault-run-token"
 WORDS = ["自分", "つきまとい", "戻る", "悪口", "こんにちは", "友人・家族", "最初から", "自分"]
 
 
 class Server:
-    """The Procfile's gunicorn, started and stopped on demand."""
+    """The Procfile's gunicorn and worker, started and stopped on demand."""
 
     def __init__(self, env: dict[str, str], log: Path):
         self.env, self.log, self.proc = env, log, None
+        self.worker: subprocess.Popen | None = None
         self.url = ""
 
     def start(self) -> None:
@@ -58,6 +59,8 @@ class Server:
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=self.env,
                                          stdout=out, stderr=out)
+            self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=self.env,
+                                           stdout=out, stderr=out)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
@@ -68,14 +71,19 @@ class Server:
                 time.sleep(0.1)
         raise SystemExit(f"server did not start; see {self.log}")
 
-    def workers(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+    def workers(self, proc: subprocess.Popen | None = None) -> list[int]:
+        """The web workers (gunicorn's children), or the children of `proc`."""
+        proc = proc or self.proc
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=90)
+        for proc in (self.proc, self.worker):
+            if proc and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.proc, self.worker):
+            if proc:
+                proc.wait(timeout=90)
 
 
 def post(server: Server, body: str) -> int:
@@ -188,9 +196,11 @@ def main() -> int:
     for n, (user, i) in enumerate(plan):
         what = faults.get(n)
         if what == "kill":
-            victim = server.workers()[0]
-            os.kill(victim, signal.SIGKILL)
-            print(f"{time.time() - started:6.1f}s killed worker {victim}", flush=True)
+            victims = [server.workers()[0], server.workers(server.worker)[0]]
+            for victim in victims:
+                os.kill(victim, signal.SIGKILL)
+            print(f"{time.time() - started:6.1f}s killed web worker {victims[0]} and handling "
+                  f"worker {victims[1]}", flush=True)
         elif what == "down":
             down.set()
             threading.Timer(args.outage, down.clear).start()

@@ -32,11 +32,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def procfile_line(kind: str) -> list[str]:
+    """A line of the Procfile as arguments, run with this Python (`python -m gunicorn ...`)."""
+    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith(kind + ":"))
+    return [sys.executable, "-m", *shlex.split(line.removeprefix(kind + ":"))]
+
+
 def procfile_command(port: int) -> list[str]:
     """The web command of the Procfile, bound to a local port."""
-    line = next(l for l in (ROOT / "Procfile").read_text().splitlines() if l.startswith("web:"))
-    args = shlex.split(line.removeprefix("web:"))
-    return [sys.executable, "-m", *args, "--bind", f"127.0.0.1:{port}"]
+    return [*procfile_line("web"), "--bind", f"127.0.0.1:{port}"]
+
+
+def worker_command() -> list[str]:
+    """The worker command of the Procfile: the processes that handle the stored events."""
+    return procfile_line("worker")
+
+
+class Worker:
+    """The Procfile's worker processes, beside a web server; stopped with it."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        with open(log, "a") as out:
+            self.proc = subprocess.Popen(worker_command(), cwd=ROOT, env=env, stdout=out,
+                                         stderr=out)
+
+    def stop(self, quick: bool = False) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT if quick else signal.SIGTERM)
+            self.proc.wait(timeout=60)
 
 
 @pytest.fixture
@@ -61,6 +84,7 @@ def server(tmp_path, line_api, workspace):
                                    stored_inbound("follow", ts), {"reply_token": "orphan-token"})])
     log = open(tmp_path / "gunicorn.log", "w")
     proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env, stdout=log, stderr=log)
+    worker = Worker(env, tmp_path / "worker.log")
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 20
     while time.time() < deadline:
@@ -72,6 +96,7 @@ def server(tmp_path, line_api, workspace):
             time.sleep(0.1)
     yield url
     proc.send_signal(signal.SIGTERM)
+    worker.stop()
     proc.wait(timeout=30)
     log.close()
 
@@ -119,19 +144,25 @@ def test_an_edit_reaches_every_worker_without_a_restart(server, line_api, worksp
     assert [message_text(b["messages"][0]) for b, _ in replies] == ["新しいあいさつです。"] * len(users)
     log = log_file.read_text()
     reloaded = set(re.findall(r"\[(\d+)\] INFO bot.reload: content reloaded", log))
-    assert len(reloaded) == 2, log  # both workers of the Procfile
+    assert len(reloaded) == 2, log  # both web workers of the Procfile
+    log = (tmp_path / "worker.log").read_text()
+    reloaded = set(re.findall(r"\[(\d+)\] INFO bot.reload: content reloaded", log))
+    assert len(reloaded) == 2, log  # and both of its worker processes
 
 
 def start(tmp_path, env_extra: dict, name: str = "gunicorn") -> tuple[subprocess.Popen, str, Path]:
     """Start the Procfile's server; return the process, its URL and its log file."""
     port = free_port()
     log_path = tmp_path / f"{name}.log"
-    env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
-               DISPATCH_POLL_SECONDS="0.2",
-               FLOWS_DIR=str(TEST_FLOWS), **env_extra)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(procfile_command(port), cwd=ROOT, env=server_env(env_extra),
+                                stdout=log, stderr=log)
     return proc, f"http://127.0.0.1:{port}", log_path
+
+
+def server_env(env_extra: dict) -> dict[str, str]:
+    return {**os.environ, "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+            "DISPATCH_POLL_SECONDS": "0.2", "FLOWS_DIR": str(TEST_FLOWS), **env_extra}
 
 
 def answering(proc: subprocess.Popen, url: str, timeout: float = 30) -> bool:
@@ -173,8 +204,9 @@ def test_two_servers_start_together_on_a_fresh_postgres(tmp_path, line_api):
     from .conftest import fresh_postgres
 
     db = fresh_postgres()
-    servers = [start(tmp_path, {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url}, f"s{i}")
-               for i in range(2)]
+    env = {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url}
+    servers = [start(tmp_path, env, f"s{i}") for i in range(2)]
+    worker = Worker(server_env(env), tmp_path / "worker.log")
     try:
         for proc, url, log in servers:
             assert answering(proc, url), log.read_text()
@@ -184,6 +216,7 @@ def test_two_servers_start_together_on_a_fresh_postgres(tmp_path, line_api):
             assert post(url, body, sign(body, SECRET)) == 200
         assert len(line_api.wait_for(REPLY, 2)) == 2
     finally:
+        worker.stop()
         for proc, _, _ in servers:
             stop(proc)
 
@@ -193,6 +226,7 @@ def test_a_reload_or_deploy_mid_load_neither_resends_nor_stalls(tmp_path, line_a
     db = f"sqlite:///{tmp_path / 'bot.sqlite3'}"
     env = {"DATABASE_URL": db, "LINE_API_BASE_URL": line_api.url, "DISPATCH_LEASE_SECONDS": "60"}
     proc, url, log = start(tmp_path, env)
+    worker = Worker(server_env(env), tmp_path / "worker.log")
     assert answering(proc, url), log.read_text()
     line_api.delay[REPLY] = 0.8  # every answer is in flight for a while
     users = [LineUser(None, SECRET, user_id="U" + format(n, "x") * 32) for n in range(1, 7)]
@@ -203,11 +237,13 @@ def test_a_reload_or_deploy_mid_load_neither_resends_nor_stalls(tmp_path, line_a
         assert post(url, body, sign(body, SECRET)) == 200
     line_api.wait_for(REPLY, 2)  # answers are under way
     started = time.time()
-    if how == "SIGHUP":  # gunicorn replaces its workers gracefully
+    if how == "SIGHUP":  # gunicorn replaces its web workers gracefully; the workers go on
         proc.send_signal(signal.SIGHUP)
-    else:  # a deploy: the old server stops, a new one starts
+    else:  # a deploy: the old processes stop, new ones start
         stop(proc)
+        worker.stop()
         proc, url, log = start(tmp_path, env, "second")
+        worker = Worker(server_env(env), tmp_path / "worker2.log")
     try:
         line_api.wait_for(REPLY, len(events), timeout=45)
         took = time.time() - started
@@ -217,4 +253,5 @@ def test_a_reload_or_deploy_mid_load_neither_resends_nor_stalls(tmp_path, line_a
         assert line_api.requests(PUSH) == []  # nothing pushed again after a restart
         assert took < 30, f"stalled {took:.0f} s: a lease was left to expire"
     finally:
+        worker.stop()
         stop(proc)

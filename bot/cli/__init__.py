@@ -29,11 +29,12 @@ def parse_at(value: str | None) -> datetime | None:
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    from . import chat, database, editor, lookup, operators, richmenu
+    from . import chat, database, editor, lookup, operators, richmenu, work
 
     for command in (chat.chat_command, lookup.classify_command, lookup.contacts_command,
                     editor.validate_command, editor.diagram_command, editor.stories_command,
                     editor.crossvalidate_command,
-                    operators.create_operator_command, richmenu.richmenu_command):
+                    operators.create_operator_command, richmenu.richmenu_command,
+                    work.work_command):
         app.cli.add_command(command)
     app.cli.add_command(database.db)

@@ -8,6 +8,8 @@ guarded by its lease: it happens only while the writer still holds it.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import secrets
 import threading
 import time
@@ -23,14 +25,57 @@ from . import migrate
 from .handoffs import Handoff, Handoffs, Line
 from .operators import Operator, Operators
 from .outbox import Outbox
-from .schema import conversations, inbox, local_messages
+from .schema import conversations, inbox, local_messages, workers
 from .turn import (FORGOTTEN, UNFINISHED, Contended, QueuedEvent, Turn, contended, conv_row,
-                   conv_state, read)
+                   conv_state, read, upsert_statement)
 
 __all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators",
            "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
 IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
 WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
+
+
+# Finishing an event, built once (SET columns come from the parameters): every event does it.
+_FINISH = update(inbox).where(inbox.c.event_id == bindparam("b_id"))
+_FINISH_HELD = _FINISH.where(exists().where(conversations.c.key == bindparam("b_key"),
+                                            conversations.c.lease_owner == bindparam("b_owner")))
+
+
+class WriterLock:
+    """One SQLite writer at a time among this machine's threads and processes.
+
+    A thread lock, then an flock on a file beside the database, opened once per
+    process (a lock taken through a descriptor inherited across a fork would not
+    exclude the other process). A process killed while holding it lets it go.
+    """
+
+    def __init__(self, database: str | None):
+        self._thread = threading.Lock()
+        self._path = database + ".writer-lock" if database and database != ":memory:" else None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _file(self) -> int | None:
+        if self._path is not None and self._pid != os.getpid():
+            self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
+
+    def __enter__(self) -> None:
+        self._thread.acquire()
+        try:
+            fd = self._file()
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread.release()
+            raise
+
+    def __exit__(self, *_exc: Any) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._thread.release()
 
 
 class LeaseLost(Exception):
@@ -74,6 +119,7 @@ def _check_alive(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         cur = dbapi_conn.cursor()
         cur.execute("SELECT 1")
         cur.close()
+        dbapi_conn.rollback()  # psycopg began a transaction: a turn could not set its isolation
     except Exception as exc:  # the pool replaces it with a fresh connection
         raise DisconnectionError() from exc
 
@@ -101,12 +147,15 @@ class Store:
         # Tells this store's own wake-up notices from others' (see `enqueue`).
         self.token = secrets.token_hex(6)
         # SQLite has one writer at a time, and a writer that finds the lock taken sleeps
-        # in growing steps (busy_timeout): this process's hot writes (the webhook's insert,
-        # turns, finishing) queue on a lock here instead, and go in as soon as it is free.
-        self._writing: Any = (threading.Lock() if self.engine.dialect.name == "sqlite"
-                              else contextlib.nullcontext())
+        # in growing steps (busy_timeout): the hot writes (the webhook's insert, turns,
+        # finishing) of every process on this machine queue on a lock instead, and go in
+        # as soon as it is free.
+        self._writing: Any = (WriterLock(self.engine.url.database)
+                              if self.engine.dialect.name == "sqlite" else contextlib.nullcontext())
         if upgrade:  # a no-op under the lock when the schema is current
             migrate.upgrade(self.engine)
+        self._upserts = {with_state: upsert_statement(self._insert, with_state)
+                         for with_state in (False, True)}
         self.handoffs = Handoffs(self.engine)
         self.operators = Operators(self.engine)
         self.outbox = Outbox(self.engine)
@@ -148,10 +197,15 @@ class Store:
                    for r in conn.execute(stmt, p)}
         return [event_id for event_id in rows if event_id in new]
 
-    def pending_keys(self, now: float, limit: int = 50) -> list[str]:
-        """Conversations with events due, oldest event first."""
+    def pending_keys(self, now: float, limit: int = 50, waited: float = 0.0) -> list[str]:
+        """Conversations with events due, oldest event first; with `waited`, only events
+        that have been due (and received) that many seconds."""
+        since = now - waited
+        due = [inbox.c.status.in_(UNFINISHED), inbox.c.next_try_at <= since]
+        if waited:
+            due.append(inbox.c.received_at <= since)
         q = (select(inbox.c.conv_key, func.min(inbox.c.ts_ms).label("first"))
-             .where(inbox.c.status.in_(UNFINISHED), inbox.c.next_try_at <= now)
+             .where(*due)
              .group_by(inbox.c.conv_key).order_by("first").limit(limit))
         with self.engine.connect() as conn:
             return [r.conv_key for r in conn.execute(q)]
@@ -179,7 +233,7 @@ class Store:
         if self.engine.dialect.name == "postgresql":
             options["isolation_level"] = "REPEATABLE READ"
         with self._writing, self.engine.connect().execution_options(**options) as conn:
-            t = Turn(conn, key, owner, now + lease, self._insert, self._forget)
+            t = Turn(conn, key, owner, now + lease, self._upserts.__getitem__, self._forget)
             try:
                 conn.begin()
                 read(t, now, reorder)
@@ -232,18 +286,19 @@ class Store:
         lease too. `forget`: the event deleted its person; it keeps no link to
         them either (its conversation row is gone, so there is no lease to hold).
         """
-        values: dict[str, Any] = {"status": status, "inbound": None, "delivery": None,
-                                  "outbound": None, "error": error[:500] if error else None}
-        where = [inbox.c.event_id == ev.event_id]
+        values: dict[str, Any] = {"b_id": ev.event_id, "status": status, "inbound": None,
+                                  "delivery": None, "outbound": None,
+                                  "error": error[:500] if error else None}
+        stmt = _FINISH
         with self._writing, self.engine.begin() as conn:
             if forget:
                 values["conv_key"] = FORGOTTEN
                 conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
                                                          conversations.c.flow.is_(None)))
             elif owner is not None:
-                where.append(exists().where(conversations.c.key == ev.conv_key,
-                                            conversations.c.lease_owner == owner))
-            if conn.execute(update(inbox).where(*where).values(**values)).rowcount != 1:
+                stmt = _FINISH_HELD
+                values.update(b_key=ev.conv_key, b_owner=owner)
+            if conn.execute(stmt, values).rowcount != 1:
                 raise LeaseLost(ev.conv_key)
 
     def retry_later(self, ev: QueuedEvent, owner: str | None, at: float, error: str, *, sent: int = 0,
@@ -301,6 +356,27 @@ class Store:
         with self.engine.begin() as conn:
             return conn.execute(delete(inbox).where(
                 inbox.c.status.in_(("done", "failed")), inbox.c.received_at < before)).rowcount
+
+    # -- worker processes ----------------------------------------------------
+
+    def worker_seen(self, name: str, now: float, forget_before: float) -> None:
+        """A worker process says it is alive; rows of workers gone quiet are deleted."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(workers).where(workers.c.seen_at < forget_before,
+                                               workers.c.name != name))
+            conn.execute(self._insert(workers).values(name=name, seen_at=now)
+                         .on_conflict_do_update(index_elements=["name"], set_={"seen_at": now}))
+
+    def worker_gone(self, name: str) -> None:
+        """A worker process stopped."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(workers).where(workers.c.name == name))
+
+    def workers_seen_since(self, since: float) -> bool:
+        """Whether any worker process said it was alive since `since`."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(workers)
+                                .where(workers.c.seen_at >= since)).scalar_one() > 0
 
     # -- conversations -------------------------------------------------------
 

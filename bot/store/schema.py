@@ -149,3 +149,11 @@ console_sessions = Table(
     Column("created_at", Float, nullable=False),
     Column("seen_at", Float, nullable=False),  # the operator's last own action (not polling)
 )
+
+# Worker processes (`flask --app bot work`) alive lately: a name (host and pid) and when
+# it last said so. Standby web processes handle events only when none is.
+workers = Table(
+    "workers", metadata,
+    Column("name", String(100), primary_key=True),
+    Column("seen_at", Float, nullable=False),
+)

@@ -1,4 +1,5 @@
-"""Wake-up notices between processes: PostgreSQL LISTEN/NOTIFY on WAKE_CHANNEL.
+"""Wake-up notices between processes: PostgreSQL LISTEN/NOTIFY on WAKE_CHANNEL, and on
+SQLite a watch of the file's commits (`watch_sqlite`).
 
 A webhook whose own workers are all busy stores its events with `notify=True`
 (`Store.enqueue`); at commit PostgreSQL tells every listening process which
@@ -46,3 +47,34 @@ def listen(store: "Store", wake: Callable[[str], None], stop: threading.Event,
                            type(exc).__name__, backoff)
             stop.wait(backoff)
             backoff = min(backoff * 2, 30.0)
+
+
+def watch_sqlite(store: "Store", wake: Callable[[], None], stop: threading.Event,
+                 every: float = 0.02) -> None:
+    """Call `wake()` whenever another connection committed to the SQLite file, until `stop`.
+
+    SQLite's `PRAGMA data_version` changes when any other connection, in any
+    process, commits: reading it costs no disk access, so it is read every `every`
+    seconds. Its own connection, kept apart from the pool, never writes.
+    """
+    import sqlite3
+
+    path = store.engine.url.database
+    if not path or path == ":memory:":
+        return
+    while not stop.is_set():
+        try:
+            conn = sqlite3.connect(path, timeout=10.0)
+            try:
+                last = conn.execute("PRAGMA data_version").fetchone()[0]
+                wake()  # commits made while this connection was not watching
+                while not stop.wait(every):
+                    version = conn.execute("PRAGMA data_version").fetchone()[0]
+                    if version != last:  # a connection's own counter: compared only with itself
+                        last = version
+                        wake()
+            finally:
+                conn.close()
+        except Exception as exc:  # never end the watch: without it, only the poll wakes us
+            logger.warning("database watch failed (%s); again in 1 s", type(exc).__name__)
+            stop.wait(1.0)

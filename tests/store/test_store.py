@@ -166,3 +166,58 @@ def test_database_errors_do_not_quote_what_was_stored(database):
         assert "誰にも言えない秘密" not in str(exc)
     else:
         raise AssertionError("the duplicate insert should have failed")
+
+
+def test_a_turn_works_on_a_connection_tested_after_idling(database, monkeypatch):
+    """A connection idle a while is tested with SELECT 1 before use. On PostgreSQL that
+    test left a transaction open, and the next turn could not set its isolation level:
+    the first event after a quiet spell failed and waited for the next poll."""
+    import bot.store
+
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    with store.engine.connect():
+        pass  # one pooled connection, idle from now
+    monkeypatch.setattr(bot.store, "IDLE_PING", 0.0)  # every checkout tests it
+    with store.turn("line:U1", "w1", 30.0, time.time()) as t:
+        assert t.event is not None and t.event.event_id == "E1"
+        t.finish("done")
+    assert store.finished("E1")
+
+
+def test_only_events_waiting_long_enough_are_offered_to_standby(database):
+    store = Store(database)
+    now = time.time()
+    store.enqueue([queued("E1")], now=now - 10)
+    store.enqueue([queued("E2", key="line:U2")], now=now)
+    assert store.pending_keys(now) == ["line:U1", "line:U2"]
+    assert store.pending_keys(now, waited=5.0) == ["line:U1"]
+
+
+def test_sqlite_writers_of_separate_processes_take_turns(tmp_path):
+    """The web and worker processes queue on one lock instead of SQLite's sleeping retries;
+    a forked process opens its own handle, or the lock would not exclude it."""
+    import os
+
+    from bot.store import WriterLock
+
+    lock = WriterLock(str(tmp_path / "bot.sqlite3"))
+    with lock:
+        pass  # this process opened its handle before the fork
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # hold the lock for a while
+        try:
+            with lock:
+                os.write(write_end, b"x")
+                time.sleep(0.5)
+        finally:
+            os._exit(0)
+    try:
+        assert os.read(read_end, 1) == b"x"
+        started = time.monotonic()
+        with lock:
+            waited = time.monotonic() - started
+        assert waited >= 0.3  # it waited for the other process's writer
+    finally:
+        os.waitpid(pid, 0)

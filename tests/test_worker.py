@@ -1,0 +1,144 @@
+"""The Procfile's worker: the processes that answer what the web processes stored.
+
+Real processes over real HTTP: gunicorn in standby mode takes the webhooks,
+`flask --app bot work` answers them through the fake Messaging API.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+
+from .line_fake import PUSH, REPLY, LineUser, sign
+from .conftest import SECRET
+from .test_gunicorn import Worker, answering, post, server_env, start, stop
+
+SLOW_POLL = "30"  # seconds: longer than any wait below, so only a wake-up can explain an answer
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
+
+
+def wait_children(pid: int, count: int, timeout: float = 60.0) -> list[int]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = children(pid)
+        if len(found) >= count:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"{count} worker processes did not start")
+
+
+def follow(url: str, user: LineUser) -> str:
+    """Post a follow event; return its reply token."""
+    event = user.follow()
+    body = user.body(event)
+    assert post(url, body, sign(body, SECRET)) == 200
+    return event["replyToken"]
+
+
+def test_the_worker_answers_at_once_woken_by_the_database(tmp_path, line_api, database):
+    """No poll: SQLite's commit watch or PostgreSQL's NOTIFY wakes the worker processes."""
+    env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url,
+           "DISPATCH_POLL_SECONDS": SLOW_POLL}
+    proc, url, log = start(tmp_path, env)
+    worker = Worker(server_env(env), tmp_path / "worker.log")
+    try:
+        assert answering(proc, url), log.read_text()
+        wait_children(worker.proc.pid, 2)
+        time.sleep(2.0)  # the workers' first scan is over: only wake-ups remain
+        users = [LineUser(None, SECRET, user_id="U" + format(n, "x") * 32) for n in range(1, 7)]
+        started = time.time()
+        sent = [follow(url, user) for user in users]
+        replies = line_api.wait_for(REPLY, len(users), timeout=20)
+        assert time.time() - started < 10  # far sooner than the poll
+        assert sorted(b["replyToken"] for b, _ in replies) == sorted(sent)
+        worker_log = (tmp_path / "worker.log").read_text()
+        handled = set(re.findall(r"\[(\d+)\] INFO bot.handling: event \S+ handled", worker_log))
+        assert handled and handled <= set(map(str, children(worker.proc.pid))), worker_log
+        assert "handled" not in log.read_text()  # the web processes only stored them
+    finally:
+        worker.stop()
+        stop(proc)
+
+
+def test_a_killed_worker_is_replaced_and_nothing_is_lost(tmp_path, line_api):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+           "LINE_API_BASE_URL": line_api.url, "DISPATCH_LEASE_SECONDS": "3"}
+    proc, url, log = start(tmp_path, env)
+    worker = Worker(server_env(env), tmp_path / "worker.log")
+    try:
+        assert answering(proc, url), log.read_text()
+        first = wait_children(worker.proc.pid, 2)
+        line_api.delay[REPLY] = 0.5  # answers in flight when the kill comes
+        users = [LineUser(None, SECRET, user_id="U" + format(n, "x") * 32) for n in range(1, 9)]
+        sent = [follow(url, user) for user in users]
+        line_api.wait_for(REPLY, 1)
+        os.kill(first[0], signal.SIGKILL)
+        deadline = time.time() + 30
+        while first[0] in children(worker.proc.pid) or len(children(worker.proc.pid)) < 2:
+            assert time.time() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.1)
+        line_api.wait_for(REPLY, len(users), timeout=45)
+        time.sleep(1.0)
+        # A reply in flight at the kill is tried again by the replacement; LINE refuses
+        # the spent token (400), which counts as delivered. What LINE took is what counts.
+        tokens = [b["replyToken"] for b in line_api.delivered()]
+        assert sorted(tokens) == sorted(sent)  # none lost, none doubled
+        assert line_api.requests(PUSH) == []  # a refused repeat is not pushed instead
+        assert "exited (signal 9); starting another" in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.stop()
+        stop(proc)
+    assert worker.proc.returncode == 0
+    assert children(worker.proc.pid) == []
+
+
+def test_without_a_worker_the_web_answers_late_and_says_why(tmp_path, line_api):
+    """Someone deployed only the web process: nobody is left unanswered, and the log tells."""
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+           "LINE_API_BASE_URL": line_api.url, "DISPATCH_STANDBY_SECONDS": "2"}
+    proc, url, log = start(tmp_path, env)
+    try:
+        assert answering(proc, url), log.read_text()
+        user = LineUser(None, SECRET)
+        started = time.time()
+        follow(url, user)
+        time.sleep(1.0)
+        assert line_api.requests(REPLY) == []  # standby: left for a worker at first
+        line_api.wait_for(REPLY, 1, timeout=20)
+        assert time.time() - started >= 2.0
+        assert "waited over 2 s for a worker process" in log.read_text()
+    finally:
+        stop(proc)
+
+
+def test_worker_shares_split_the_conversations_between_processes(make_app):
+    """With --processes N every worker hears every NOTIFY; each takes only its share, so
+    they do not all race for each event (that doubled the CPU an event cost). The
+    end-to-end tests above show the wake-ups reach the right process."""
+    app = make_app()
+    dispatcher = app.extensions["bot"].dispatcher
+    keys = [f"line:U{n:032x}" for n in range(300)]
+    shares = []
+    for index in range(3):
+        dispatcher.shard = (index, 3)
+        shares.append({k for k in keys if dispatcher._mine(k)})
+    assert sum(map(len, shares)) == len(keys) and set().union(*shares) == set(keys)
+    assert all(len(share) > 50 for share in shares)  # spread, not all on one
+    dispatcher.shard = None
+    assert all(dispatcher._mine(k) for k in keys)
+
+
+def test_a_worker_without_the_line_channel_refuses_to_start(make_app):
+    """Configured apart from the web process and missing the credentials, it would mark
+    every LINE event failed, unanswered, while saying it is alive."""
+    app = make_app(LINE_CHANNEL_ACCESS_TOKEN=None)
+    result = app.test_cli_runner().invoke(args=["work"])
+    assert result.exit_code == 2
+    assert "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN must be set" in result.output
+    assert app.extensions["bot"].started is False
