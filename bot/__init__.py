@@ -71,9 +71,15 @@ class Services:
                              daemon=True).start()
 
     def warm(self, model: bool = True) -> None:
-        """Load now what the first message would otherwise wait for: the LINE SDK, the model."""
+        """Load now what the first message would otherwise wait for: the LINE SDK, the model.
+
+        A standby process (the Procfile's web) only stores and acknowledges, which
+        needs neither: it loads them only if it ever has to answer in a worker's place.
+        """
         from .channels import line
 
+        if self.dispatcher.mode == "standby":
+            return
         try:
             line.warm(self.channels.get(line.CHANNEL))  # type: ignore[arg-type]
             if model and self.content is not None:

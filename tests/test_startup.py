@@ -42,7 +42,6 @@ def test_app_creation_with_line_configured_imports_no_heavy_module(tmp_path):
     assert found["at_creation"] == []
     # The worker's warm-up loads the SDK and the model before the first message needs them.
     assert "linebot.v3.messaging" in found["after_warm"]
-    assert "linebot.v3.webhooks" in found["after_warm"]
     assert found["channel"] == "LineChannel"
     assert found["trained"] is True
 
@@ -61,3 +60,32 @@ def test_chat_command_answers_without_the_sdk_or_pillow(tmp_path):
                          capture_output=True, text=True, timeout=300, env=env)
     assert "LOADED []" in out.stdout, out.stdout + out.stderr
     assert "相談" in out.stdout  # the greeting was shown
+
+
+WEB = """
+import json, os, sys
+os.environ.update(LINE_CHANNEL_SECRET="secret", LINE_CHANNEL_ACCESS_TOKEN="token",
+                  DATABASE_URL=sys.argv[1], DISPATCH_THREADS="0", MODEL_CACHE_DIR=sys.argv[2])
+sys.path.insert(0, "tests")
+import bot
+from line_fake import LineUser
+app = bot.create_app(dispatch="standby")  # the Procfile's web process
+services = app.extensions["bot"]
+services.warm(model=False)  # what gunicorn's post_worker_init does
+user = LineUser(app.test_client(), "secret")
+codes = [user.post(user.follow()).status_code, user.post(user.text("こんにちは")).status_code]
+print(json.dumps({"codes": codes, "stored": len(services.store.pending_keys(9e12)),
+                  "loaded": [m for m in %r if m in sys.modules]}))
+""" % (HEAVY,)
+
+
+def test_the_web_process_stores_and_acknowledges_without_the_sdk_or_the_model(tmp_path):
+    """Its memory and its CPU go to acknowledging: the SDK and the model are the worker's."""
+    out = subprocess.run([sys.executable, "-c", WEB, f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                          str(tmp_path / "models")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout.strip().splitlines()[-1])
+    assert found["codes"] == [200, 200]
+    assert found["stored"] == 1  # one person's two events, waiting for a worker
+    assert found["loaded"] == []

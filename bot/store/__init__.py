@@ -156,6 +156,7 @@ class Store:
             migrate.upgrade(self.engine)
         self._upserts = {with_state: upsert_statement(self._insert, with_state)
                          for with_state in (False, True)}
+        self._enqueue = self._enqueue_statements()
         self.handoffs = Handoffs(self.engine)
         self.operators = Operators(self.engine)
         self.outbox = Outbox(self.engine)
@@ -165,6 +166,18 @@ class Store:
         return dialect.insert(table)
 
     # -- the inbox -------------------------------------------------------------
+
+    def _enqueue_statements(self) -> dict[bool, Any]:
+        """The webhook's INSERT, without and with a NOTIFY, built once per process:
+        SQLAlchemy then finds it compiled in its cache without rebuilding it per request."""
+        plain: Any = (self._insert(inbox).on_conflict_do_nothing(index_elements=["event_id"])
+                      .returning(inbox.c.event_id, inbox.c.conv_key))
+        columns = ("event_id", "conv_key", "ts_ms", "received_at", "status", "inbound",
+                   "delivery", "attempts", "next_try_at")
+        stored = plain.values({c: bindparam(c) for c in columns}).cte("stored")
+        notify = select(stored.c.event_id, func.pg_notify(
+            WAKE_CHANNEL, bindparam("token") + stored.c.conv_key))
+        return {False: plain, True: notify}
 
     def enqueue(self, events: Iterable[QueuedEvent], now: float | None = None,
                 notify: bool = False) -> list[str]:
@@ -182,15 +195,10 @@ class Store:
                 "delivery": ev.delivery, "attempts": 0, "next_try_at": 0.0})
         if not rows:
             return []
-        # Bound parameters, so the statement is compiled once per process, not per request.
-        stmt: Any = (self._insert(inbox).on_conflict_do_nothing(index_elements=["event_id"])
-                     .returning(inbox.c.event_id, inbox.c.conv_key))
         params: Any = list(rows.values())
         notify = notify and self.engine.dialect.name == "postgresql"
+        stmt = self._enqueue[notify]
         if notify:
-            stored = stmt.values({c: bindparam(c) for c in rows[next(iter(rows))]}).cte("stored")
-            stmt = select(stored.c.event_id, func.pg_notify(
-                WAKE_CHANNEL, bindparam("token") + stored.c.conv_key))
             params = [dict(row, token=self.token + " ") for row in params]
         with self._writing, self.engine.begin() as conn:
             new = {r.event_id for p in ([params] if not notify else params)

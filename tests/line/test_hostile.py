@@ -49,10 +49,31 @@ def test_json_nested_too_deep_gets_400_and_the_server_goes_on(person, line_api):
     ("webhookEventId", "A\u0000B"),      # a NUL: PostgreSQL cannot store it
     ("webhookEventId", "E" * 5000),      # longer than any column
     ("replyToken", "\udfff"),
+    ("replyToken", 12345),               # the wrong JSON types, field by field
+    ("timestamp", "1700000000000"),
+    ("timestamp", 1.7e12),
+    ("timestamp", True),
+    ("source", "U" + "1" * 32),
+    ("source", {"type": "user", "userId": ["U1"]}),
+    ("message", "こんにちは"),
+    ("message", {"type": "text", "text": 5}),
+    ("message", {"type": "text", "text": "こんにちは", "markAsReadToken": {"a": 1}}),
+    ("type", ["message"]),
+    ("mode", None),
 ])
 def test_a_bad_event_is_skipped_and_the_valid_one_answered(person, line_api, field, value):
     bad = person.text("こんにちは")
     bad[field] = value
+    body = json.dumps({"destination": "U0", "events": [bad, person.follow()]})
+    assert person.post(body=body).status_code == 200
+    greeted(line_api)
+    time.sleep(0.3)
+    assert line_api.sent_count() == 1
+
+
+@pytest.mark.parametrize("postback", ["data=1", {"data": 1}, {"data": None}, {}])
+def test_a_button_press_with_bad_data_is_skipped(person, line_api, postback):
+    bad = person.event("postback", postback=postback)
     body = json.dumps({"destination": "U0", "events": [bad, person.follow()]})
     assert person.post(body=body).status_code == 200
     greeted(line_api)

@@ -134,6 +134,19 @@ def test_group_chat_gets_one_notice_and_no_interview(user, line_api):
     assert line_api.sent_count() == 1
 
 
+def test_a_room_hears_the_notice_on_join_and_again_after_the_bot_left(user, line_api):
+    room = {"type": "room", "roomId": "R" + "8" * 32, "userId": user.user_id}
+    notice = ["グループでは相談をお受けしていません。1対1でどうぞ。"]
+    user.post(user.event("join", source=room))
+    assert [message_text(m) for m in line_api.wait_for(REPLY, 1)[0][0]["messages"]] == notice
+    user.post(user.text("悪口を書かれた", source=room))
+    time.sleep(0.5)
+    assert line_api.sent_count() == 1  # once per room
+    user.post(user.event("leave", source=room, reply_token=None))
+    user.post(user.event("join", source=room))  # invited again: what it stored was deleted
+    assert [message_text(m) for m in line_api.wait_for(REPLY, 2)[1][0]["messages"]] == notice
+
+
 def test_webhook_answers_fast_while_api_stalls(make_app, line_api):
     app = make_app(LOADING_AFTER_SECONDS=0.5)
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
