@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .sender import LineChannel
 
 CHANNEL = "line"
+WEBHOOK_PATH = "/callback"
 logger = logging.getLogger(__name__)
 bp = Blueprint("line", __name__)
 DRAIN_MAX = 64 * 1024 * 1024  # read (and drop) a too-large body up to this, to answer 413 cleanly
@@ -114,7 +115,7 @@ def parse_events(body: bytes) -> list[Any]:
     return events
 
 
-@bp.post("/callback")
+@bp.post(WEBHOOK_PATH)
 def callback() -> tuple[str, int]:
     """Verify the signature, store the events, answer 200; processing happens elsewhere."""
     secret: bytes | None = current_app.extensions["line_secret"]
@@ -153,4 +154,4 @@ def callback() -> tuple[str, int]:
     return "OK", 200
 
 
-__all__ = ["CHANNEL", "LazyChannel", "init_app", "warm"]
+__all__ = ["CHANNEL", "WEBHOOK_PATH", "LazyChannel", "init_app", "warm"]
