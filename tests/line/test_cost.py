@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine.default import NO_CACHE_KEY
 
 from bot.store import Store
 
@@ -28,12 +29,16 @@ class Counter:
 
     def __init__(self, engine: Any):
         self.statements: list[str] = []
+        self.uncacheable: list[str] = []  # statements SQLAlchemy must compile every time
         self.commits = 0
         event.listen(engine, "before_cursor_execute", self._statement)
         event.listen(engine, "commit", self._commit)
 
-    def _statement(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _statement(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
+                   _many: bool) -> None:
         self.statements.append(statement.split(None, 1)[0])
+        if context.cache_hit == NO_CACHE_KEY:
+            self.uncacheable.append(statement)
 
     def _commit(self, _conn: Any) -> None:
         self.commits += 1
@@ -74,6 +79,8 @@ def test_a_handled_event_costs_at_most_three_commits_and_six_statements(make_app
              handle(b, b.follow())]
     b_first = line_api.requests(REPLY)[-1][0]
     costs += [handle(b, b.tap(data_for(b_first, "友人・家族"))), handle(b, b.text("悪口"))]
+    # Compiled once per process: a statement without a cache key is compiled for every event.
+    assert counter.uncacheable == []
     for statements, commits in costs:
         assert len(statements) <= MAX_STATEMENTS and commits <= MAX_COMMITS, costs
     observer.engine.dispose()
