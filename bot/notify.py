@@ -11,10 +11,6 @@ import logging
 import time
 from typing import Any, Callable
 
-from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler,
-                                                   RateLimitErrorRetryHandler,
-                                                   ServerErrorRetryHandler)
-from slack_sdk.webhook import WebhookClient
 
 from .channels.base import Channel
 from .engine import ConvKey
@@ -30,15 +26,25 @@ class NotifyError(Exception):
     """A call that did not go through; the outbox tries it again later."""
 
 
+def _client(webhook_url: str, timeout: int) -> Any:
+    """slack-sdk's webhook client, imported only when Slack is configured (start-up)."""
+    from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler,
+                                                       RateLimitErrorRetryHandler,
+                                                       ServerErrorRetryHandler)
+    from slack_sdk.webhook import WebhookClient
+
+    return WebhookClient(webhook_url, timeout=timeout, retry_handlers=[
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=2),
+        ServerErrorRetryHandler(max_retry_count=2)])
+
+
 class SlackNotifier:
     """Posts short announcements to a Slack incoming webhook."""
 
     def __init__(self, webhook_url: str | None, console_url: str, timeout: int = 5):
         self.console_url = console_url.rstrip("/")
-        self.client = WebhookClient(webhook_url, timeout=timeout, retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2)]) if webhook_url else None
+        self.client = _client(webhook_url, timeout) if webhook_url else None
 
     def text(self, event: str, handoff_id: int, position: int, priority: int) -> str:
         """The announcement: what happened, where in the queue, how urgent, and a link."""

@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
                         func, or_, select, update)
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 
 from ..engine.types import ConvState
@@ -162,8 +161,13 @@ class Store:
         self.outbox = Outbox(self.engine)
 
     def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table)
+        # Each dialect's own INSERT (for ON CONFLICT), imported with the dialect: loading
+        # PostgreSQL's package on SQLite would add a tenth of a second to every start.
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        return sqlite_insert(table)
 
     # -- the inbox -------------------------------------------------------------
 
