@@ -15,7 +15,9 @@ go to a fake Messaging API on loopback, which notes when each arrives.
 Measured, each `--repeat` times (printed as median (min–max); ratios are taken
 within one repetition, then summarised):
 - ack: POST /callback answers per second, and their p50/p95/p99, with 1, 10 and
-  50 clients posting back to back (`--ack-seconds` each);
+  50 clients posting back to back (`--ack-seconds` each), while the Procfile's
+  worker answers what was stored; and at 50 with the worker stopped, the web
+  process alone, as the baselines run;
 - end to end: POST to the reply reaching the fake API, at 5, 20 and 50 events
   per second offered for `--duration` seconds;
 - the most events per second the bot keeps up with (offered rate doubled until
@@ -26,7 +28,7 @@ within one repetition, then summarised):
 - each web worker's resident memory, idle and after the load, and the bot's
   handling workers' (the Procfile's `worker`);
 - start-up: importing and creating the app in a new process (LINE configured,
-  as in production), and a whole `flask --app bot chat` run, against importing
+  as in production; the bot's bytecode compiled, as installed), and a whole `flask --app bot chat` run, against importing
   Flask and creating a bare app;
 - the handling cost per event with 100 and with `--stored` conversations (with
   their transcripts and finished events) in the database, and the plan of
@@ -52,6 +54,9 @@ from bench_load import (ROOT, SECRET, TOKEN, Api, Events, Server, ack_load,  # n
 CONCURRENCY = (1, 10, 50)
 RATES = (5, 20, 50)
 TARGETS = ("bare", "insert", "bot")
+# The web process alone: the Procfile's worker stopped, so that nothing else wants the
+# CPU, as for the baselines. Its events wait in the inbox and are answered after.
+ALONE, ALONE_AT = "workers stopped", 50
 
 
 def rows_for(database: str) -> list[str]:
@@ -60,6 +65,8 @@ def rows_for(database: str) -> list[str]:
     for c in CONCURRENCY:
         rows += [f"acks/s, {c} concurrent"] + [f"ack {p} ms, {c} concurrent"
                                                for p in ("p50", "p95", "p99")]
+    rows += [f"{row}, {ALONE}" for row in (f"acks/s, {ALONE_AT} concurrent",
+                                           f"ack p99 ms, {ALONE_AT} concurrent")]
     for r in RATES:
         rows += [f"end to end {p} ms, {r}/s" for p in ("p50", "p95", "p99")]
     rows += ["start-up s: import and create the app", "start-up s: flask chat, whole command"]
@@ -205,9 +212,11 @@ class Run:
         self.kind, self.args, self.results, self.dbs = kind, args, results, dbs
         self.api, self.events = api, events
         self.database = dbs.fresh("main")
+        # DISPATCH_STANDBY_SECONDS: the web must not answer in the workers' place while
+        # they are stopped for the web-alone measure (it would after 5 s without them).
         env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
                    LINE_API_BASE_URL=api.fake.url, DATABASE_URL=self.database,
-                   SECRET_KEY="bench")
+                   SECRET_KEY="bench", DISPATCH_STANDBY_SECONDS="600")
         self.servers = {name: Server(f"{kind}-{name}", app, env, dbs.work) for name, app in
                         (("bare", "bench_baseline:bare()"), ("insert", "bench_baseline:insert()"),
                          ("bot", None))}
@@ -274,6 +283,29 @@ class Run:
                         self.add(row, f"bot/{base}", measured["bot"][i] / measured[base][i], 2)
             wait_drained(self.database, self.args.drain_timeout, self.results,
                          f"{self.kind} acks at {c} concurrent")
+            if c == ALONE_AT:
+                self.acks_alone(measured["insert"])
+
+    def acks_alone(self, insert: list[float]) -> None:
+        """Acks with the workers stopped, against the INSERT baseline just measured."""
+        bot = self.servers["bot"]
+        bot.stop_worker()
+        try:
+            r = ack_load(bot.url, self.events, ALONE_AT, self.args.ack_seconds)
+        finally:
+            bot.start_worker()
+        for i, (row, value) in enumerate(((f"acks/s, {ALONE_AT} concurrent", r.rate),
+                                          (f"ack p99 ms, {ALONE_AT} concurrent",
+                                           percentile(r.latencies, 99) * 1000))):
+            self.add(f"{row}, {ALONE}", "bot", value, 0 if i == 0 else 1)
+            base = insert[0 if i == 0 else 3]
+            if base:
+                self.add(f"{row}, {ALONE}", "bot/insert", value / base, 2)
+        if r.errors:
+            self.results.notes.append(f"{self.kind} bot, {ALONE}: {r.errors} of {r.count} "
+                                      "requests failed")
+        wait_drained(self.database, self.args.drain_timeout, self.results,
+                     f"{self.kind} acks with the workers stopped")
 
     def end_to_end(self, rep: int) -> None:
         for rate in RATES:
@@ -379,8 +411,9 @@ STARTUP = {
 def startup(kind: str, args: argparse.Namespace, results: Results, dbs: Databases) -> None:
     """Seconds to import and create the app in a new process, and a whole `flask chat` run.
 
-    With LINE configured, as in production; the model cache and the content check
-    are those of the instance folder, warmed by a first run that is not counted.
+    With LINE configured, as in production, and the bot's bytecode compiled; the model
+    cache and the content check are those of the instance folder, warmed by a first
+    run that is not counted.
     """
     import subprocess
 
@@ -406,6 +439,11 @@ def startup(kind: str, args: argparse.Namespace, results: Results, dbs: Database
                        capture_output=True, text=True, timeout=120)
         return time.perf_counter() - t
 
+    # Bytecode, as a deployment has it: a (non-editable) pip install compiles the package,
+    # and Python writes it on a first start unless PYTHONDONTWRITEBYTECODE is set (it is
+    # on some machines, which would compile every module of the bot on every start).
+    subprocess.run([python, "-m", "compileall", "-q", "bot"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
     seconds("bot"), chat()  # warm the caches and the file system
     for _ in range(args.repeat):
         bare, bot_s = seconds("bare"), seconds("bot")

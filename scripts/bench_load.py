@@ -51,9 +51,24 @@ class Server:
         with open(self.log, "a") as out:
             self.proc = subprocess.Popen(self.command(port), cwd=ROOT, env=self.env,
                                          stdout=out, stderr=out)
-            if self.app is None:
-                self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=self.env,
-                                               stdout=out, stderr=out)
+        if self.app is None:
+            self.start_worker()
+
+    def start_worker(self) -> None:
+        """Start the Procfile's worker (the bot only); wait until its processes run."""
+        with open(self.log, "a") as out:
+            self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=self.env,
+                                           stdout=out, stderr=out)
+        deadline = time.time() + 60
+        while len(children(self.worker.pid)) < worker_processes() and time.time() < deadline:
+            time.sleep(0.1)
+
+    def stop_worker(self) -> None:
+        """Stop the worker gracefully: each process finishes the event in hand."""
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            self.worker.wait(timeout=60)
+        self.worker = None
 
     def wait_ready(self, workers: int = 2, timeout: float = 90.0) -> None:
         """Wait until it answers HTTP and all its workers have booted."""
@@ -86,6 +101,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+def worker_processes() -> int:
+    """How many processes the Procfile's worker line starts."""
+    args = worker_command()
+    return int(args[args.index("--processes") + 1]) if "--processes" in args else 1
 
 
 def children(pid: int) -> list[int]:
