@@ -73,13 +73,11 @@ class Services:
     def warm(self, model: bool = True) -> None:
         """Load now what the first message would otherwise wait for: the LINE SDK, the model.
 
-        A standby process (the Procfile's web) only stores and acknowledges, which
-        needs neither: it loads them only if it ever has to answer in a worker's place.
+        Acknowledging needs neither (the webhook reads LINE's JSON itself), but the web
+        process also serves the console, whose staff replies go through the SDK.
         """
         from .channels import line
 
-        if self.dispatcher.mode == "standby":
-            return
         try:
             line.warm(self.channels.get(line.CHANNEL))  # type: ignore[arg-type]
             if model and self.content is not None:

@@ -30,8 +30,10 @@ WORDS = ["こんにちは", "自分", "つきまとい", "悪口を書かれま�
 class Server:
     """The Procfile's web command, serving the bot (with the Procfile's worker) or a baseline."""
 
-    def __init__(self, name: str, app: str | None, env: dict[str, str], log_dir: Path):
+    def __init__(self, name: str, app: str | None, env: dict[str, str], log_dir: Path,
+                 web_env: dict[str, str] | None = None):
         self.name, self.app, self.env = name, app, env
+        self.web_env = {**env, **(web_env or {})}  # for the web command only
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
@@ -49,7 +51,7 @@ class Server:
         port = free_port()
         self.url = f"127.0.0.1:{port}"
         with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(self.command(port), cwd=ROOT, env=self.env,
+            self.proc = subprocess.Popen(self.command(port), cwd=ROOT, env=self.web_env,
                                          stdout=out, stderr=out)
         if self.app is None:
             self.start_worker()

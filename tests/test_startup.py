@@ -81,7 +81,6 @@ import bot
 from line_fake import LineUser
 app = bot.create_app(dispatch="standby")  # the Procfile's web process
 services = app.extensions["bot"]
-services.warm(model=False)  # what gunicorn's post_worker_init does
 user = LineUser(app.test_client(), "secret")
 codes = [user.post(user.follow()).status_code, user.post(user.text("こんにちは")).status_code]
 print(json.dumps({"codes": codes, "stored": len(services.store.pending_keys(9e12)),
@@ -89,8 +88,8 @@ print(json.dumps({"codes": codes, "stored": len(services.store.pending_keys(9e12
 """ % (HEAVY,)
 
 
-def test_the_web_process_stores_and_acknowledges_without_the_sdk_or_the_model(tmp_path):
-    """Its memory and its CPU go to acknowledging: the SDK and the model are the worker's."""
+def test_the_webhook_stores_and_acknowledges_without_the_sdk_or_the_model(tmp_path):
+    """Acknowledging builds no SDK model and loads no classifier: its CPU goes to storing."""
     found = probe(WEB, tmp_path)
     assert found["codes"] == [200, 200]
     assert found["stored"] == 1  # one conversation with events waiting for a worker

@@ -77,6 +77,11 @@ class WriterLock:
             self._thread.release()
 
 
+# The columns the webhook writes for a new event, in the order `enqueue` gives them.
+_INBOX_ROW = ("event_id", "conv_key", "ts_ms", "received_at", "status", "inbound",
+              "delivery", "attempts", "next_try_at")
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the conversation's lease: another one carries on."""
 
@@ -176,9 +181,7 @@ class Store:
         SQLAlchemy then finds it compiled in its cache without rebuilding it per request."""
         plain: Any = (self._insert(inbox).on_conflict_do_nothing(index_elements=["event_id"])
                       .returning(inbox.c.event_id, inbox.c.conv_key))
-        columns = ("event_id", "conv_key", "ts_ms", "received_at", "status", "inbound",
-                   "delivery", "attempts", "next_try_at")
-        stored = plain.values({c: bindparam(c) for c in columns}).cte("stored")
+        stored = plain.values({c: bindparam(c) for c in _INBOX_ROW}).cte("stored")
         notify = select(stored.c.event_id, func.pg_notify(
             WAKE_CHANNEL, bindparam("token") + stored.c.conv_key))
         return {False: plain, True: notify}
@@ -193,10 +196,9 @@ class Store:
         now = time.time() if now is None else now
         rows: dict[str, dict[str, Any]] = {}
         for ev in events:
-            rows.setdefault(ev.event_id, {
-                "event_id": ev.event_id, "conv_key": ev.conv_key, "ts_ms": ev.ts_ms,
-                "received_at": now, "status": "pending", "inbound": ev.inbound,
-                "delivery": ev.delivery, "attempts": 0, "next_try_at": 0.0})
+            rows.setdefault(ev.event_id, dict(zip(_INBOX_ROW, (
+                ev.event_id, ev.conv_key, ev.ts_ms, now, "pending", ev.inbound, ev.delivery,
+                0, 0.0))))
         if not rows:
             return []
         params: Any = list(rows.values())

@@ -8,7 +8,7 @@ import pytest
 
 from bot.channels.line.plain import message_text
 
-from ..line_fake import REPLY, LineUser, sign
+from ..line_fake import PUSH, REPLY, LineUser, sign
 
 GREETING = "テスト用のあいさつです。"
 
@@ -55,6 +55,8 @@ def test_json_nested_too_deep_gets_400_and_the_server_goes_on(person, line_api):
     ("timestamp", True),
     ("source", "U" + "1" * 32),
     ("source", {"type": "user", "userId": ["U1"]}),
+    ("source", {"type": ["user"], "userId": "U" + "1" * 32}),  # unhashable: was a 500
+    ("source", {"type": {"a": 1}, "userId": "U" + "1" * 32}),
     ("message", "こんにちは"),
     ("message", {"type": "text", "text": 5}),
     ("message", {"type": "text", "text": "こんにちは", "markAsReadToken": {"a": 1}}),
@@ -69,6 +71,16 @@ def test_a_bad_event_is_skipped_and_the_valid_one_answered(person, line_api, fie
     greeted(line_api)
     time.sleep(0.3)
     assert line_api.sent_count() == 1
+
+
+def test_an_empty_reply_token_is_no_token_and_the_event_is_answered(person, line_api):
+    """As the SDK read it: the answer goes by push instead of being dropped."""
+    follow = person.follow()
+    follow["replyToken"] = ""
+    person.post(follow)
+    [(body, _)] = line_api.wait_for(PUSH, 1)
+    assert message_text(body["messages"][0]) == GREETING
+    assert line_api.requests(REPLY) == []
 
 
 @pytest.mark.parametrize("postback", ["data=1", {"data": 1}, {"data": None}, {}])

@@ -42,7 +42,8 @@ def _str(value: Any, what: str) -> str:
 
 def _chat_id(source: Any) -> tuple[str | None, bool]:
     """The id we talk to (user, group or room) and whether it is a shared chat."""
-    field = _CHAT_ID.get(source.get("type")) if isinstance(source, dict) else None
+    kind = source.get("type") if isinstance(source, dict) else None
+    field = _CHAT_ID.get(kind) if isinstance(kind, str) else None
     if field is None:
         return None, False
     return _str(source.get(field), "the source id"), field != "userId"
@@ -77,7 +78,15 @@ def _valid_id(value: Any) -> bool:
 
 def translate(event: Any) -> QueuedEvent | None:
     """Turn one decoded LINE event into an inbox entry, or None for events we ignore or
-    cannot store."""
+    cannot store. Never raises: one bad event must not cost the others of its request."""
+    try:
+        return _translate(event)
+    except Exception as exc:  # a shape no check above foresaw: skip it, keep the rest
+        logger.warning("event skipped: unexpected %s while reading it", type(exc).__name__)
+        return None
+
+
+def _translate(event: Any) -> QueuedEvent | None:
     if not isinstance(event, dict) or event.get("mode") != "active":
         return None
     event_id = event.get("webhookEventId")
@@ -89,7 +98,7 @@ def translate(event: Any) -> QueuedEvent | None:
         kind = _kind(event, type_, shared) if chat_id and isinstance(type_, str) else None
         if kind is None or chat_id is None:
             return None
-        reply_token = event.get("replyToken")
+        reply_token = event.get("replyToken") or None  # "" is no token, as the SDK read it
         if not (_valid_id(event_id) and _valid_id(chat_id)) or \
                 (reply_token is not None and not _valid_id(reply_token)):
             raise _Skip("an id is not what LINE sends")
