@@ -319,11 +319,14 @@ class Store:
                     unknown: bool = False, delivery: dict[str, Any] | None = None) -> None:
         """Try again at `at`, from batch `sent` on; `unknown`: the last send may have arrived.
 
-        `delivery` replaces the channel's data (a channel drops a refused reply token).
+        An earlier try's unknown outcome (the event was read as "sending") stays unknown
+        when this try failed for sure: that failure says nothing of the earlier one,
+        whose reply may have used the token. `delivery` replaces the channel's data (a
+        channel drops a refused reply token).
         """
         values: dict[str, Any] = {
-            "status": "sending" if unknown else ("decided" if ev.status != "pending"
-                                                 else "pending"),
+            "status": "sending" if unknown or ev.status == "sending" else (
+                "decided" if ev.status != "pending" else "pending"),
             "next_try_at": at, "error": error[:500], "sent_batches": sent}
         if delivery is not None:
             values["delivery"] = delivery

@@ -92,6 +92,34 @@ def test_a_slow_success_is_not_sent_again(make_app, line_api):
     assert wait_until(lambda: store.finished(follow["webhookEventId"]), timeout=10)
 
 
+def test_an_unknown_outcome_stays_unknown_through_a_failed_retry(make_app, line_api):
+    """Before: the retry's 500 recorded the event as merely "decided", so the third try
+    took LINE's "reply token used" for a refusal and pushed: the person got it twice.
+    (The fault run found it: a worker killed mid-reply, then the API down.)"""
+    app = make_app(LINE_API_TIMEOUT=1.0, RETRY_MAX_SECONDS=0.05)
+    calls = []
+
+    def line(body: dict) -> tuple:
+        calls.append(body)
+        if len(calls) == 1:  # LINE takes the reply, but answers after our timeout
+            time.sleep(1.3)
+        elif len(calls) == 2:  # the retry meets an outage, once the first was taken
+            time.sleep(0.5)
+            return (500, {"message": "down"})
+        return (200, {"sentMessages": [{"id": "1"}]})
+
+    line_api.behaviour[REPLY] = line
+    user = person(app)
+    follow = user.follow()
+    user.post(follow)
+    line_api.wait_for(REPLY, 3, timeout=15)  # the retry, then one more after the outage
+    time.sleep(2.5)
+    assert len(line_api.delivered()) == 1  # the person got it once
+    assert line_api.requests(PUSH) == []
+    store = app.extensions["bot"].store
+    assert wait_until(lambda: store.finished(follow["webhookEventId"]), timeout=10)
+
+
 def crashed_mid_send(app, user, event: dict, *, age: float, safety: bool = False) -> None:
     """Leave `event` as a worker killed during its send leaves it: 'sending', lease expired."""
     services = app.extensions["bot"]
