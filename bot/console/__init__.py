@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, jsonify, redirect,
                    render_template, request, url_for)
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFProtect
 
@@ -39,7 +39,7 @@ class Sessions(SecureCookieSessionInterface):
     no cookie: unsigning one for every acknowledgement was 5 % of its CPU. Empty, not
     Flask's null session, so that a hook writing to it cannot fail the webhook."""
 
-    def open_session(self, app: Flask, request: Any) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
         if request.path == WEBHOOK_PATH:
             return self.session_class()
         return super().open_session(app, request)
