@@ -75,6 +75,15 @@ def test_retry_after_on_429_is_honoured(make_app, line_api):
     assert len(line_api.delivered()) == 1
 
 
+def delivered_once_by_reply(app, line_api, event: dict) -> None:
+    """Once the retries have settled: LINE took one answer, no push, the event is done."""
+    time.sleep(2.5)
+    assert len(line_api.delivered()) == 1  # the person got it once
+    assert line_api.requests(PUSH) == []
+    store = app.extensions["bot"].store
+    assert wait_until(lambda: store.finished(event["webhookEventId"]), timeout=10)
+
+
 def test_a_slow_success_is_not_sent_again(make_app, line_api):
     """Before: a 15 s hang with a 10 s timeout was taken as a failure and pushed again."""
     app = make_app(LINE_API_TIMEOUT=1.0, RETRY_MAX_SECONDS=0.05)
@@ -85,11 +94,7 @@ def test_a_slow_success_is_not_sent_again(make_app, line_api):
     line_api.wait_for(REPLY, 1)
     line_api.delay[REPLY] = 0  # the hang ends
     line_api.wait_for(REPLY, 2, timeout=15)  # the retry, by reply with the same token
-    time.sleep(2.5)
-    assert len(line_api.delivered()) == 1  # the person got it once
-    assert line_api.requests(PUSH) == []
-    store = app.extensions["bot"].store
-    assert wait_until(lambda: store.finished(follow["webhookEventId"]), timeout=10)
+    delivered_once_by_reply(app, line_api, follow)
 
 
 def test_an_unknown_outcome_stays_unknown_through_a_failed_retry(make_app, line_api):
@@ -113,11 +118,7 @@ def test_an_unknown_outcome_stays_unknown_through_a_failed_retry(make_app, line_
     follow = user.follow()
     user.post(follow)
     line_api.wait_for(REPLY, 3, timeout=15)  # the retry, then one more after the outage
-    time.sleep(2.5)
-    assert len(line_api.delivered()) == 1  # the person got it once
-    assert line_api.requests(PUSH) == []
-    store = app.extensions["bot"].store
-    assert wait_until(lambda: store.finished(follow["webhookEventId"]), timeout=10)
+    delivered_once_by_reply(app, line_api, follow)
 
 
 def crashed_mid_send(app, user, event: dict, *, age: float, safety: bool = False) -> None:
