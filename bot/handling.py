@@ -191,6 +191,7 @@ class EventHandler:
             if rendered is not None:  # remembered for a retry of the send, too
                 rendered["forget"] = True
 
+        t.lock()  # decided: now write (on SQLite, others waited for none of the above)
         handoff = self.desk.carry_out(t.conn, key, outcome, t.handoff)
         if deleting:
             self.desk.deleted(t.conn, skey, "at the person's request")

@@ -243,11 +243,21 @@ class Store:
 
         Raises Contended if another transaction changed what it read first.
         """
-        options: dict[str, Any] = {"turn": True}
-        if self.engine.dialect.name == "postgresql":
-            options["isolation_level"] = "REPEATABLE READ"
-        with self._writing, self.engine.connect().execution_options(**options) as conn:
-            t = Turn(conn, key, owner, now + lease, self._upserts.__getitem__, self._forget)
+        postgres = self.engine.dialect.name == "postgresql"
+        held = False
+
+        def lock() -> None:  # SQLite: the write lock, taken only once the decision is made
+            nonlocal held
+            conn.rollback()  # the read's transaction (pysqlite began none for a SELECT)
+            self._writing.__enter__()
+            held = True
+            conn.execution_options(turn=True).begin()  # BEGIN IMMEDIATE
+
+        with self.engine.connect() as conn:
+            if postgres:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            t = Turn(conn, key, owner, now + lease, self._upserts.__getitem__, self._forget,
+                     None if postgres else lock)
             try:
                 conn.begin()
                 read(t, now, reorder)
@@ -257,8 +267,12 @@ class Store:
                     raise Contended(key) from exc
                 raise
             finally:
-                if not t.committed:
-                    conn.rollback()
+                try:
+                    if not t.committed:
+                        conn.rollback()
+                finally:
+                    if held:
+                        self._writing.__exit__(None, None, None)
 
     def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,
@@ -334,7 +348,7 @@ class Store:
             if owner is not None:  # and give the lease back: the retry is anyone's to make
                 released = conn.execute(update(conversations).where(
                     conversations.c.key == ev.conv_key, conversations.c.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None, lease_event=None)).rowcount
+                    .values(lease_owner=None, lease_until=time.time(), lease_event=None)).rowcount
                 if released != 1:
                     raise LeaseLost(ev.conv_key)
             conn.execute(update(inbox).where(inbox.c.event_id == ev.event_id).values(**values))
@@ -487,5 +501,5 @@ class Store:
                 conversations.c.flow.is_(None), ~waiting))
             conn.execute(update(conversations).where(
                 conversations.c.key == key, conversations.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None, lease_event=None))
+                .values(lease_owner=None, lease_until=time.time(), lease_event=None))
 

@@ -7,12 +7,16 @@ handoff; the caller decides; then the turn writes the decision, the lease and
 taken *for that event*: finishing the event frees it, so the send's outcome is
 recorded by one UPDATE and no separate release is needed.
 
-Isolation makes the read and the writes one step. On SQLite the turn begins
-IMMEDIATE: it holds the write lock from its first read, so nothing changes
-under it. On PostgreSQL it runs at REPEATABLE READ and always writes the
-conversation and the event rows: if another transaction changed either since
-the turn read them, PostgreSQL refuses the write, and the turn raises
-`Contended` having written nothing.
+The writes check what the decision was based on, so the read and the writes
+act as one step. The event's UPDATE requires the status it read; the
+conversation's upsert requires the lease as read (every change of hands
+writes a new `lease_until`, see `upsert_statement`). If either changed, the
+turn raises `Contended` and writes nothing. On PostgreSQL the turn also runs
+at REPEATABLE READ, which refuses a write to a row another transaction
+changed since the read. On SQLite the read and the decision take no lock: the
+turn takes the machine's write lock (`WriterLock`, then BEGIN IMMEDIATE) only
+to write (`Turn.lock`), so the webhook's inserts never wait for a decision
+being made, only for its writes.
 """
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import Connection, bindparam, exists, func, select, true, update
+from sqlalchemy import (Connection, Float, String, and_, bindparam, exists, func, or_, select,
+                        true, update)
 from sqlalchemy.exc import DBAPIError
 
 from ..engine.types import ConvState
@@ -101,6 +106,7 @@ class Turn:
     lease_until: float
     upsert: Callable[[bool], Any]  # with_state -> `upsert_statement`'s statement
     forgetter: Callable[[Connection, str], None]
+    locker: Callable[[], None] | None = None  # SQLite: takes the write lock (see `lock`)
     event: QueuedEvent | None = None
     conv: ConvState | None = None
     handoff: Handoff | None = None
@@ -109,6 +115,17 @@ class Turn:
     held: bool = False
     wait_until: float | None = None
     committed: bool = False
+    read_lease: tuple[str | None, float | None] = (None, None)  # the lease as read
+    locked: bool = False
+
+    def lock(self) -> None:
+        """Before the first write: on SQLite, take the write lock (the read and the decision
+        ran without it, so that other writers were not kept waiting meanwhile). The writes
+        then check that the conversation's lease is as read (see `upsert_statement`)."""
+        if not self.locked:
+            self.locked = True
+            if self.locker is not None:
+                self.locker()
 
     def decide(self, conv: ConvState | None, outbound: Any, *, send: bool, now: float,
                safety: bool = False, forget: bool = False,
@@ -120,6 +137,7 @@ class Turn:
         """
         ev = self.event
         assert ev is not None
+        self.lock()
         if effects is not None:
             effects(self.conn)
         if forget:
@@ -149,10 +167,16 @@ class Turn:
                      "error": error[:500] if error else None})
 
     def _lease(self, state: dict[str, Any]) -> None:
+        self.lock()
         lease = {"lease_owner": self.owner, "lease_until": self.lease_until,
                  "lease_event": self.event.event_id if self.event else None}
         row = {"answers": {}, "history": [], "flags": {}, **state, **lease}
-        self.conn.execute(self.upsert(bool(state)), {"key": self.key, **row})
+        read_owner, read_until = self.read_lease
+        done = self.conn.execute(self.upsert(bool(state)), {
+            "key": self.key, **row, "read_owner": read_owner, "read_until": read_until,
+            "me": self.owner}).rowcount
+        if done != 1:  # another worker, or staff, took the conversation since the read
+            raise Contended(self.key)
 
     def _event(self, values: dict[str, Any]) -> None:
         ev = self.event
@@ -177,13 +201,24 @@ LEASE_COLUMNS = ("lease_owner", "lease_until", "lease_event")
 
 
 def upsert_statement(insert: Callable[[Any], Any], with_state: bool) -> Any:
-    """INSERT a conversation row ... ON CONFLICT update its lease (and `with_state`, its state).
+    """INSERT a conversation row ... ON CONFLICT update its lease (and `with_state`, its state),
+    if the lease is still as the turn read it; otherwise it writes nothing (no row counted).
 
-    Values come from the parameters it is run with: key, the state columns, the lease."""
+    Values come from the parameters it is run with: key, the state columns, the lease,
+    and the lease as read (`read_owner`, `read_until`) with the turn's owner (`me`).
+    Every change of hands writes a new `lease_until` (taking, renewing, releasing), so
+    an unchanged owner and `lease_until` mean nobody acted on the conversation since
+    the read; while the turn's owner holds it, only its own heartbeat renews it.
+    """
+    c = conversations.c
+    unchanged = and_(c.lease_owner.is_not_distinct_from(bindparam("read_owner", type_=String)),
+                     or_(c.lease_until.is_not_distinct_from(bindparam("read_until", type_=Float)),
+                         c.lease_owner == bindparam("me", type_=String)))
     stmt = insert(conversations)
     columns = LEASE_COLUMNS + (STATE_COLUMNS if with_state else ())
     return stmt.on_conflict_do_update(index_elements=["key"],
-                                      set_={c: stmt.excluded[c] for c in columns})
+                                      set_={c: stmt.excluded[c] for c in columns},
+                                      where=unchanged).execution_options(preserve_rowcount=True)
 
 
 def _read_statement() -> Any:
@@ -224,6 +259,7 @@ def read(turn: Turn, now: float, reorder: float) -> None:
     row = turn.conn.execute(_READ, {"key": key}).first()
     if row is None:
         return
+    turn.read_lease = (row.c_owner, row.c_until)
     free = (row.c_owner is None or row.c_owner == turn.owner or row.c_until < now
             or (row.c_event is not None and not row.c_busy))
     if not free:

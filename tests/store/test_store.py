@@ -9,7 +9,7 @@ from bot.channels.base import stored_inbound
 from bot.engine import ConvState
 import pytest
 
-from bot.store import LeaseLost, QueuedEvent, Store
+from bot.store import Contended, LeaseLost, QueuedEvent, Store
 from bot.store.schema import inbox
 
 T = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
@@ -221,3 +221,59 @@ def test_sqlite_writers_of_separate_processes_take_turns(tmp_path):
         assert waited >= 0.3  # it waited for the other process's writer
     finally:
         os.waitpid(pid, 0)
+
+
+def test_new_events_are_stored_while_a_turn_decides(database):
+    """Deciding (the engine, the classifier) takes the longest part of a turn. The
+    webhook's insert used to wait for all of it on SQLite, so acknowledging LINE slowed
+    to the pace of the workers' decisions; now a turn takes the write lock only to write."""
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    with store.turn("line:U1", "w1", 30.0, time.time()) as t:
+        assert t.event is not None  # read; the decision would be made here
+        stored: list[list[str]] = []
+        webhook = threading.Thread(target=lambda: stored.append(
+            store.enqueue([queued("E2", key="line:U2")])))
+        webhook.start()
+        webhook.join(timeout=5)
+        assert stored == [["E2"]], "the webhook waited for the turn's decision"
+        t.finish("done")
+    assert store.finished("E1") and store.pending_keys(time.time()) == ["line:U2"]
+
+
+def test_a_turn_writes_nothing_if_staff_took_the_conversation_while_it_decided(database):
+    """Staff claimed the person (taking the conversation's lease and giving it back) after
+    a turn read it and before the turn wrote its decision. The decision was made on what
+    is no longer true (the bot would answer over the operator): nothing of it is kept,
+    and the event is taken again, as it now stands."""
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    with pytest.raises(Contended), store.turn("line:U1", "w1", 30.0, time.time()) as t:
+        assert t.event is not None
+        assert store.acquire("line:U1", "console:op", 30.0, time.time())  # the claim's lease
+        store.release("line:U1", "console:op")
+        conv = ConvState("main", "decided", {}, [], T, {})
+        t.decide(conv, {"batches": [["reply"]]}, send=True, now=time.time())
+    assert store.load("line:U1") is None or store.load("line:U1").state != "decided"
+    with store.turn("line:U1", "w2", 30.0, time.time()) as again:
+        assert again.event is not None and again.event.event_id == "E1"
+        assert again.event.status == "pending"
+
+
+def test_a_turn_that_holds_the_lease_is_not_refused_for_its_own_renewal(database):
+    """A worker carries on with a person's next event under the lease it holds; its own
+    heartbeat may renew that lease between the turn's read and its write. (PostgreSQL's
+    REPEATABLE READ refuses a write to any row changed since the read, whoever changed it:
+    there the turn is taken again, which only SQLite's own check can avoid.)"""
+    if database.startswith("postgresql"):
+        pytest.skip("PostgreSQL refuses it by isolation; the turn is retried (Contended)")
+    store = Store(database)
+    store.enqueue([queued("E1"), queued("E2", ts=2000)])
+    with store.turn("line:U1", "w1", 30.0, time.time()) as t:
+        t.finish("done")
+    with store.turn("line:U1", "w1", 30.0, time.time()) as t:
+        assert t.event is not None and t.event.event_id == "E2"
+        assert store.renew("line:U1", "w1", 30.0, time.time() + 1)  # the heartbeat
+        t.finish("done")
+    assert store.finished("E2")
+
