@@ -32,6 +32,7 @@ __all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", 
            "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
 IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
 WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
+STEP_ASIDE = 0.05  # SQLite: the longest a worker's write waits for webhooks waiting to write
 
 
 # Finishing an event, built once (SET columns come from the parameters): every event does it.
@@ -40,39 +41,109 @@ _FINISH_HELD = _FINISH.where(exists().where(conversations.c.key == bindparam("b_
                                             conversations.c.lease_owner == bindparam("b_owner")))
 
 
+class _NoLock(contextlib.nullcontext):
+    """PostgreSQL: writers need no lock of ours."""
+
+    def urgent(self) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
+
+
 class WriterLock:
-    """One SQLite writer at a time among this machine's threads and processes.
+    """One SQLite writer at a time among this machine's threads and processes, the
+    webhook's first.
 
     A thread lock, then an flock on a file beside the database, opened once per
     process (a lock taken through a descriptor inherited across a fork would not
     exclude the other process). A process killed while holding it lets it go.
+
+    Acknowledging LINE takes it as `urgent`. While an urgent writer waits, the
+    others (the workers' turns and outcomes) step aside for up to `STEP_ASIDE`
+    seconds before each write, so that a burst of webhooks is acknowledged at the
+    pace of its own inserts, and the workers catch up once it has passed. Urgent
+    writers hold a shared flock on a second file while they wait and write; the
+    others look for one with an exclusive flock they do not wait for, taken on a
+    handle of their own (so that it also sees this process's urgent writers).
     """
 
     def __init__(self, database: str | None):
         self._thread = threading.Lock()
         self._path = database + ".writer-lock" if database and database != ":memory:" else None
-        self._fd: int | None = None
+        self._fds: dict[str, int] = {}
         self._pid = 0
+        self._urgent = 0  # this process's urgent writers, waiting or writing
+        self._count = threading.Lock()
 
-    def _file(self) -> int | None:
-        if self._path is not None and self._pid != os.getpid():
-            self._fd, self._pid = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-        return self._fd
+    def _file(self, which: str) -> int | None:
+        """This process's handle: "lock" (the writer's), "urgent" or "probe" (who waits)."""
+        if self._path is None:
+            return None
+        with self._count:
+            if self._pid != os.getpid():
+                self._fds, self._pid = {}, os.getpid()
+            if which not in self._fds:
+                path = self._path if which == "lock" else self._path[:-len("lock")] + "urgent"
+                self._fds[which] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            return self._fds[which]
 
     def __enter__(self) -> None:
+        self._step_aside()
+        self._acquire()
+
+    def __exit__(self, *_exc: Any) -> None:
+        self._release()
+
+    @contextlib.contextmanager
+    def urgent(self) -> Iterator[None]:
+        """Write first: the others step aside while this waits."""
+        fd = self._file("urgent")
+        with self._count:
+            self._urgent += 1
+            if self._urgent == 1 and fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            self._acquire()
+            try:
+                yield
+            finally:
+                self._release()
+        finally:
+            with self._count:
+                self._urgent -= 1
+                if self._urgent == 0 and fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _step_aside(self) -> None:
+        """Wait (a bounded while) until no urgent writer waits, here or in another process."""
+        probe = self._file("probe")
+        if probe is None:
+            return
+        deadline = time.monotonic() + STEP_ASIDE
+        while True:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return
+                time.sleep(0.002)
+                continue
+            fcntl.flock(probe, fcntl.LOCK_UN)
+            return
+
+    def _acquire(self) -> None:
         self._thread.acquire()
         try:
-            fd = self._file()
+            fd = self._file("lock")
             if fd is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
         except BaseException:
             self._thread.release()
             raise
 
-    def __exit__(self, *_exc: Any) -> None:
+    def _release(self) -> None:
         try:
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            fd = self._fds.get("lock") if self._pid == os.getpid() else None
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             self._thread.release()
 
@@ -155,7 +226,7 @@ class Store:
         # finishing) of every process on this machine queue on a lock instead, and go in
         # as soon as it is free.
         self._writing: Any = (WriterLock(self.engine.url.database)
-                              if self.engine.dialect.name == "sqlite" else contextlib.nullcontext())
+                              if self.engine.dialect.name == "sqlite" else _NoLock())
         if upgrade:  # a no-op under the lock when the schema is current
             migrate.upgrade(self.engine)
         self._upserts = {with_state: upsert_statement(self._insert, with_state)
@@ -206,7 +277,7 @@ class Store:
         stmt = self._enqueue[notify]
         if notify:
             params = [dict(row, token=self.token + " ") for row in params]
-        with self._writing, self.engine.begin() as conn:
+        with self._writing.urgent(), self.engine.begin() as conn:
             new = {r.event_id for p in ([params] if not notify else params)
                    for r in conn.execute(stmt, p)}
         return [event_id for event_id in rows if event_id in new]

@@ -277,3 +277,54 @@ def test_a_turn_that_holds_the_lease_is_not_refused_for_its_own_renewal(database
         t.finish("done")
     assert store.finished("E2")
 
+
+def test_sqlite_workers_step_aside_for_webhooks_waiting_to_write(tmp_path):
+    """A burst of webhooks is acknowledged at the pace of its own inserts: while one waits
+    to write (here: another process says so), a worker's write steps aside, but only for a
+    bounded while, so that the workers are never starved."""
+    import fcntl
+    import os
+
+    from bot.store import STEP_ASIDE, WriterLock
+
+    lock = WriterLock(str(tmp_path / "bot.sqlite3"))
+    started = time.monotonic()
+    with lock:
+        pass
+    assert time.monotonic() - started < STEP_ASIDE  # nobody waits: at once
+
+    waiting = os.open(str(tmp_path / "bot.sqlite3.writer-urgent"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(waiting, fcntl.LOCK_SH)  # a webhook of another process waits
+        started = time.monotonic()
+        with lock:
+            stepped = time.monotonic() - started
+        assert STEP_ASIDE * 0.9 <= stepped < 1.0
+    finally:
+        os.close(waiting)
+
+
+def test_a_waiting_webhook_writes_before_a_worker_that_came_after_it(tmp_path):
+    from bot.store import WriterLock
+
+    lock = WriterLock(str(tmp_path / "bot.sqlite3"))
+    order: list[str] = []
+
+    def webhook() -> None:
+        with lock.urgent():
+            order.append("webhook")
+
+    def worker() -> None:
+        with lock:
+            order.append("worker")
+
+    with lock:  # a write in progress; the webhook queues, then a worker
+        first = threading.Thread(target=webhook)
+        first.start()
+        time.sleep(0.05)
+        second = threading.Thread(target=worker)
+        second.start()
+        time.sleep(0.02)
+    first.join(5)
+    second.join(5)
+    assert order == ["webhook", "worker"]
