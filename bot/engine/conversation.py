@@ -17,7 +17,7 @@ from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFE
 from .english import english_reply
 from .machine import NEXT, CompiledFlow
 from .matching import answer_button, contained_button, exact_button
-from .normalize import normalize
+from .normalize import folded_words, normalize
 from .postback import Postback
 from .safety import CHECKS, Safety
 from .stale import stale_answer
@@ -273,7 +273,7 @@ class Engine:
             self._say_message(reply, "feeling")
             return True
         for words, text in self.spec.small_talk.values():
-            if any(normalize(w) in said for w in words if len(normalize(w)) >= 2):
+            if any(w in said for w in folded_words(tuple(words)) if len(w) >= 2):
                 reply.messages.append(Text(text))
                 return True
         return False
@@ -302,10 +302,10 @@ class Engine:
             return name if name in self.spec.commands or name in ("staff", "delete") else None
         said = normalize(inbound.text)
         for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
-            if said and said in {normalize(w) for w in section.get("words", ())}:
+            if said and said in folded_words(tuple(section.get("words", ()))):
                 return name
         for command in self.spec.commands.values():
-            if said and said in {normalize(w) for w in (command.label,) + command.words}:
+            if said and said in folded_words((command.label,) + tuple(command.words)):
                 return command.name
         return None
 

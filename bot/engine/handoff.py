@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..clock import describe_when
-from .normalize import normalize
+from .normalize import folded_words, normalize
 from .postback import Postback
 from .types import Button, ConvState, Inbound, Reply, Text
 
@@ -52,7 +52,7 @@ class StaffTalk:
     def _said(self, inbound: Inbound, section: str, key: str) -> bool:
         words = self._texts(section).get(key, ())
         said = normalize(inbound.text)
-        return bool(said) and any(normalize(w) == said for w in words)
+        return bool(said) and said in folded_words(tuple(words))
 
     def _yes_no(self, section: str, state: str) -> list[Button]:
         t = self._texts(section)

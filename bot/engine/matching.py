@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .flows import ButtonSpec, StateSpec
-from .normalize import normalize
+from .normalize import folded_words, normalize
 
 
 def exact_button(state: StateSpec, text: str) -> ButtonSpec | None:
@@ -13,14 +13,14 @@ def exact_button(state: StateSpec, text: str) -> ButtonSpec | None:
     if not said:
         return None
     return next((b for b in state.buttons
-                 if said in {normalize(w) for w in (b.label,) + b.words}), None)
+                 if said in folded_words((b.label,) + b.words)), None)
 
 
 def contained_button(state: StateSpec, text: str) -> ButtonSpec | None:
     """The one button whose words appear in what was typed (none if several do)."""
     said = normalize(text)
     found = [b for b in state.buttons
-             if any(len(normalize(w)) >= 2 and normalize(w) in said for w in b.words)]
+             if any(len(w) >= 2 and w in said for w in folded_words(b.words))]
     return found[0] if said and len(found) == 1 else None
 
 

@@ -1,6 +1,7 @@
 """Fold the many ways people type Japanese into one form for matching."""
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -13,3 +14,14 @@ def normalize(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
     folded = "".join(_KATAKANA.get(ch, ch) for ch in folded)
     return _IGNORED.sub("", folded)
+
+
+@functools.lru_cache(maxsize=4096)
+def folded_words(words: tuple[str, ...]) -> frozenset[str]:
+    """The content's words (button labels, commands), each folded as `normalize` does.
+
+    Cached: each message is compared with the same few dozen words, which were folded
+    anew every time (a tenth of an event's handling). Only the content's own words
+    are kept here, never what a person wrote.
+    """
+    return frozenset(normalize(w) for w in words)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..nlu import MAYBE, SURE, Signals
-from .normalize import normalize
+from .normalize import folded_words, normalize
 from .postback import Postback
 from .types import Button, ConvState, Inbound, Reply, Text
 
@@ -102,9 +102,8 @@ class Safety:
         if inbound.data == CONTINUE:
             return True
         said = normalize(inbound.text)
-        return bool(said) and said in {normalize(w) for w in
-                                       (self.texts.get("continue_label", ""),
-                                        *self.texts.get("continue_words", ()))}
+        return bool(said) and said in folded_words((self.texts.get("continue_label", ""),
+                                                    *self.texts.get("continue_words", ())))
 
     # -- possible: ask -----------------------------------------------------------
 
@@ -153,7 +152,7 @@ class Safety:
             return None
         t = self.texts
         for answer in ("yes", "no"):
-            if said in {normalize(w) for w in (t[answer], *t.get(f"{answer}_words", ()))}:
+            if said in folded_words((t[answer], *t.get(f"{answer}_words", ()))):
                 return answer
         return None
 
