@@ -11,13 +11,15 @@ import contextlib
 import fcntl
 import os
 import secrets
+import sqlite3
 import threading
 import time
+import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
                         func, or_, select, update)
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
 from . import migrate
@@ -48,6 +50,17 @@ class _NoLock(contextlib.nullcontext):
         return contextlib.nullcontext()
 
 
+_LOCKS: "weakref.WeakSet[WriterLock]" = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for lock in list(_LOCKS):
+        lock._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
 class WriterLock:
     """One SQLite writer at a time among this machine's threads and processes, the
     webhook's first.
@@ -72,13 +85,33 @@ class WriterLock:
         self._pid = 0
         self._urgent = 0  # this process's urgent writers, waiting or writing
         self._count = threading.Lock()
+        _LOCKS.add(self)
+
+    def __del__(self) -> None:
+        if self._pid == os.getpid():
+            for fd in self._fds.values():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+
+    def _forked(self) -> None:
+        """In a new child process: its own handles and thread locks, nobody waiting. (The
+        parent's handles are closed here; the parent's locks stay with the parent.)"""
+        for fd in self._fds.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._fds, self._pid, self._urgent = {}, os.getpid(), 0
+        self._thread, self._count = threading.Lock(), threading.Lock()
 
     def _file(self, which: str) -> int | None:
         """This process's handle: "lock" (the writer's), "urgent" or "probe" (who waits)."""
         if self._path is None:
             return None
         with self._count:
-            if self._pid != os.getpid():
+            if self._pid != os.getpid():  # forked without the handler: not the parent's handles
                 self._fds, self._pid = {}, os.getpid()
             if which not in self._fds:
                 path = self._path if which == "lock" else self._path[:-len("lock")] + "urgent"
@@ -173,7 +206,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    """A turn begins IMMEDIATE: it takes the write lock before it reads (see `turn.py`).
+    """A turn's writes begin IMMEDIATE: the write lock first, then the writes (`turn.py`).
 
     Other transactions keep the driver's own way: it begins before the first write.
     """
@@ -320,9 +353,15 @@ class Store:
         def lock() -> None:  # SQLite: the write lock, taken only once the decision is made
             nonlocal held
             conn.rollback()  # the read's transaction (pysqlite began none for a SELECT)
-            self._writing.__enter__()
-            held = True
-            conn.execution_options(turn=True).begin()  # BEGIN IMMEDIATE
+            try:
+                self._writing.__enter__()
+                held = True
+                conn.execution_options(turn=True).begin()  # BEGIN IMMEDIATE
+            except (sqlite3.Error, OSError) as exc:
+                # Raised by the driver (or the lock file) outside SQLAlchemy's wrapping: as
+                # a database error, so that the event waits and is tried again, as when the
+                # database cannot be reached, instead of being answered with the fallback.
+                raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
         with self.engine.connect() as conn:
             if postgres:
