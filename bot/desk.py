@@ -2,8 +2,9 @@
 
 Shared by the dispatcher (which carries out what the engine decided, inside the
 decision's transaction) and the console (where operators act). Whoever holds a
-conversation's lease acts on it alone, so neither a claim nor a return can
-interleave with a bot reply being decided or sent.
+conversation's lease acts on it alone: a claim or a return waits for a bot
+reply being sent, and a turn that read the conversation before a claim writes
+nothing (its writes check the lease as read, see `store/turn.py`).
 """
 from __future__ import annotations
 

@@ -262,6 +262,7 @@ class EventHandler:
 
 def _sends(outbound: Any, handoff: Handoff | None) -> bool:
     """Whether a decided reply goes out now: it has messages and staff have not claimed the
-    conversation (as read in the decision's transaction: a claim waits for the lease)."""
+    conversation (as the turn read it: a claim takes the lease, which the turn's writes
+    check, so a claim made since the read makes the turn write nothing)."""
     claimed = handoff is not None and handoff.status == "claimed"
     return bool(outbound and outbound.get("batches")) and not claimed

@@ -1,9 +1,9 @@
 """A worker's turn at a conversation: read its next event, decide, write it all at once.
 
-A turn is one transaction. One SELECT reads the conversation's earliest
-unfinished event together with the conversation (state and lease) and its open
-handoff; the caller decides; then the turn writes the decision, the lease and
-"sending" (or "done", when there is nothing to send) and commits. The lease is
+One SELECT reads the conversation's earliest unfinished event together with
+the conversation (state and lease) and its open handoff; the caller decides;
+then the turn writes the decision, the lease and "sending" (or "done", when
+there is nothing to send) in one transaction and commits. The lease is
 taken *for that event*: finishing the event frees it, so the send's outcome is
 recorded by one UPDATE and no separate release is needed.
 
@@ -141,7 +141,10 @@ class Turn:
         if effects is not None:
             effects(self.conn)
         if forget:
+            self._lease({})  # staff, or another worker, may have taken it since the read
             self.forgetter(self.conn, self.key)
+            if send:  # a bare row keeps the lease while the last answer goes out
+                self._lease({})  # (finishing the event deletes it, see `Store.finish`)
         else:
             self._lease(conv_row(conv) if conv is not None else {})
         if send:
@@ -184,7 +187,7 @@ class Turn:
         stmt = _EVENT_COUNTED if values.pop("attempts", None) is ATTEMPT else _EVENT
         done = self.conn.execute(stmt, {"b_id": ev.event_id, "b_status": ev.status,
                                         **values}).rowcount
-        if done != 1:  # changed since the read: only possible if isolation failed us
+        if done != 1:  # another worker took the event since the read
             raise Contended(ev.event_id)
         self.conn.commit()
         self.committed = True

@@ -241,7 +241,8 @@ def test_new_events_are_stored_while_a_turn_decides(database):
     assert store.finished("E1") and store.pending_keys(time.time()) == ["line:U2"]
 
 
-def test_a_turn_writes_nothing_if_staff_took_the_conversation_while_it_decided(database):
+@pytest.mark.parametrize("forget", [False, True], ids=["answer", "deletion"])
+def test_a_turn_writes_nothing_if_staff_took_the_conversation_while_it_decided(database, forget):
     """Staff claimed the person (taking the conversation's lease and giving it back) after
     a turn read it and before the turn wrote its decision. The decision was made on what
     is no longer true (the bot would answer over the operator): nothing of it is kept,
@@ -254,7 +255,8 @@ def test_a_turn_writes_nothing_if_staff_took_the_conversation_while_it_decided(d
         assert store.acquire("line:U1", "console:op", 30.0, time.time())  # the claim's lease
         store.release("line:U1", "console:op")
         conv = ConvState("main", "decided", {}, [], T, {})
-        t.decide(conv, {"batches": [["reply"]]}, send=True, now=time.time())
+        t.decide(None if forget else conv, {"batches": [["reply"]]}, send=True,
+                 now=time.time(), forget=forget)
     assert store.load("line:U1").state == "before"  # neither answered nor deleted
     with store.turn("line:U1", "w2", 30.0, time.time()) as again:
         assert again.event is not None and again.event.event_id == "E1"
@@ -381,3 +383,25 @@ def test_a_write_lock_that_cannot_be_taken_leaves_the_event_to_try_again(tmp_pat
     with store.turn("line:U1", "w1", 30.0, time.time()) as t:
         assert t.event is not None and t.event.status == "pending"
 
+
+def test_a_deletion_being_confirmed_is_not_taken_up_by_another_worker(database):
+    """The person asked to be forgotten: everything of theirs is deleted with the decision,
+    but the confirmation is still being sent. Another worker must not see the person as
+    free and send it a second time; once it is sent, no row of theirs is left."""
+    from sqlalchemy import select
+
+    from bot.store.schema import conversations
+
+    store = Store(database)
+    store.save("line:U1", ConvState("main", "s", {}, [], T, {}))
+    store.enqueue([queued("E1")])
+    now = time.time()
+    with store.turn("line:U1", "w1", 30.0, now) as t:
+        t.decide(None, {"batches": [["deleted"]]}, send=True, now=now, forget=True)
+        event = t.event
+    with store.turn("line:U1", "w2", 30.0, now + 1) as other:
+        assert other.event is None and other.held
+    store.finish(event, None, forget=True)  # sent
+    with store.engine.connect() as conn:
+        assert conn.execute(select(conversations)).all() == []
+    assert store.finished("E1") and store.pending_keys(time.time()) == []
