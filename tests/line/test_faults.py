@@ -250,3 +250,33 @@ def bot_app(make_app, line_api):
     handoff, _ = store.handoffs.request(f"line:{user.user_id}", 0)
     assert app.extensions["bot"].desk.claim(handoff, "alice") == "claimed"
     return app, store.handoffs.get(handoff.id)
+
+
+def test_a_write_lock_that_cannot_be_taken_delays_the_answer_not_replaces_it(make_app, line_api,
+                                                                            monkeypatch):
+    """SQLite's write lock could not be taken once (its file unwritable for a moment, or the
+    database locked past its timeout): the person gets their real answer when it can be,
+    never the apology meant for messages that can never be handled."""
+    from bot.store import WriterLock
+
+    app = make_app()
+    user = person(app)
+    follow = user.follow()
+    user.post(follow)
+    line_api.wait_for(REPLY, 1)
+    assert wait_until(lambda: app.extensions["bot"].store.finished(follow["webhookEventId"]),
+                      timeout=10)
+    real, failures = WriterLock.__enter__, []  # next: the turn's lock for the message below
+
+    def once_unavailable(self):
+        if not failures:
+            failures.append(1)
+            raise OSError(28, "No space left on device")
+        return real(self)
+
+    monkeypatch.setattr(WriterLock, "__enter__", once_unavailable)
+    user.post(user.text("自分"))
+    answer = [message_text(m) for m in line_api.wait_for(REPLY, 2, timeout=10)[1][0]["messages"]]
+    assert failures and answer == ["何がありましたか？"]
+    time.sleep(0.5)
+    assert len(line_api.requests(REPLY)) == 2 and line_api.requests(PUSH) == []
