@@ -89,22 +89,19 @@ class WriterLock:
 
     def __del__(self) -> None:
         if self._pid == os.getpid():
-            for fd in self._fds.values():
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+            self._close()
 
     def _forked(self) -> None:
         """In a new child process: its own handles and thread locks, nobody waiting. (The
         parent's handles are closed here; the parent's locks stay with the parent.)"""
-        for fd in self._fds.values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self._close()
         self._fds, self._pid, self._urgent = {}, os.getpid(), 0
         self._thread, self._count = threading.Lock(), threading.Lock()
+
+    def _close(self) -> None:
+        for fd in self._fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def _file(self, which: str) -> int | None:
         """This process's handle: "lock" (the writer's), "urgent" or "probe" (who waits)."""
@@ -348,14 +345,11 @@ class Store:
         Raises Contended if another transaction changed what it read first.
         """
         postgres = self.engine.dialect.name == "postgresql"
-        held = False
 
         def lock() -> None:  # SQLite: the write lock, taken only once the decision is made
-            nonlocal held
             conn.rollback()  # the read's transaction (pysqlite began none for a SELECT)
             try:
-                self._writing.__enter__()
-                held = True
+                locks.enter_context(self._writing)  # released after the rollback below
                 conn.execution_options(turn=True).begin()  # BEGIN IMMEDIATE
             except (sqlite3.Error, OSError) as exc:
                 # Raised by the driver (or the lock file) outside SQLAlchemy's wrapping: as
@@ -363,7 +357,7 @@ class Store:
                 # database cannot be reached, instead of being answered with the fallback.
                 raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
 
-        with self.engine.connect() as conn:
+        with self.engine.connect() as conn, contextlib.ExitStack() as locks:
             if postgres:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             t = Turn(conn, key, owner, now + lease, self._upserts.__getitem__, self._forget,
@@ -377,12 +371,8 @@ class Store:
                     raise Contended(key) from exc
                 raise
             finally:
-                try:
-                    if not t.committed:
-                        conn.rollback()
-                finally:
-                    if held:
-                        self._writing.__exit__(None, None, None)
+                if not t.committed:
+                    conn.rollback()
 
     def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,
