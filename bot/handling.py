@@ -9,7 +9,6 @@ unknown outcome is resolved.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Callable
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from .alarms import Alarm, Alarms
 from .channels.base import Channel, Delivery, SendError, inbound_from
 from .engine import ConvKey, Engine, Inbound, Reply, Text
 from .engine.handoff import DELETE
@@ -84,6 +84,7 @@ class EventHandler:
         self.store, self.engine, self.channels, self.desk = store, engine, channels, desk
         self.lease, self.reorder = lease, reorder
         self.loading_after, self.retry_for, self.max_backoff = loading_after, retry_for, max_backoff
+        self.alarms = Alarms("loading")  # the loading animation of slow answers
 
     def run(self, key: str, owner: str) -> Ran:
         """Take the conversation's next event if it is ours to take, and carry it to the person."""
@@ -91,8 +92,7 @@ class EventHandler:
         channel = self.channels.get(ckey.channel)
         timer = None
         if channel is not None:
-            timer = threading.Timer(self.loading_after, self._loading, (channel, ckey))
-            timer.daemon = True
+            timer = self.alarms.timer(self.loading_after, self._loading, channel, ckey)
         try:
             try:
                 ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
@@ -120,7 +120,7 @@ class EventHandler:
                 timer.cancel()
 
     def _turn(self, key: str, ckey: ConvKey, channel: Channel | None, owner: str,
-              timer: threading.Timer | None, fallback: bool = False
+              timer: Alarm | None, fallback: bool = False
               ) -> tuple[Ran, QueuedEvent | None, Any]:
         """One turn: decide (or resume) and commit; return the event and what to send, if any."""
         now = time.time()

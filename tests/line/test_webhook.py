@@ -165,6 +165,17 @@ def test_webhook_answers_fast_while_api_stalls(make_app, line_api):
     assert [message_text(m) for m in bodies[1]["messages"]] == [WHAT]
 
 
+def test_no_loading_animation_when_the_answer_comes_in_time(make_app, line_api):
+    app = make_app(LOADING_AFTER_SECONDS=0.5)
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    line_api.wait_for(REPLY, 1, timeout=5)
+    user.post(user.text("自分"))
+    line_api.wait_for(REPLY, 2, timeout=5)
+    time.sleep(1.0)  # past the moment the animation was armed for
+    assert line_api.requests(LOADING) == []
+
+
 def test_spent_reply_token_falls_back_to_push_with_retry_key(user, line_api):
     line_api.behaviour[REPLY] = lambda b: (400, {"message": "Invalid reply token"})
     user.post(user.follow())

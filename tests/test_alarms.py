@@ -1,0 +1,86 @@
+"""The shared thread that makes delayed calls (the loading animation of slow answers)."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from bot.alarms import Alarms
+
+
+def test_a_started_alarm_calls_when_due_and_not_before():
+    alarms, fired = Alarms(), threading.Event()
+    started = time.monotonic()
+    alarms.timer(0.3, fired.set).start()
+    assert not fired.wait(0.15)
+    assert fired.wait(5)
+    assert time.monotonic() - started >= 0.3
+
+
+def test_a_cancelled_or_unstarted_alarm_never_calls():
+    alarms, calls = Alarms(), []
+    cancelled = alarms.timer(0.1, calls.append, "cancelled")
+    cancelled.start()
+    cancelled.cancel()
+    alarms.timer(0.1, calls.append, "never started")
+    done = threading.Event()
+    alarms.timer(0.3, done.set).start()
+    assert done.wait(5)
+    assert calls == [] and alarms.pending() == 0
+
+
+def test_a_sooner_alarm_started_later_is_not_held_back_by_a_later_one():
+    alarms, order = Alarms(), []
+    done = threading.Event()
+    alarms.timer(3.0, done.set).start()
+    time.sleep(0.05)  # the thread now sleeps until the 3 s alarm
+    alarms.timer(0.1, order.append, "soon").start()
+    deadline = time.monotonic() + 2
+    while not order and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert order == ["soon"] and not done.is_set()
+
+
+def test_a_failing_call_does_not_stop_the_next(caplog):
+    alarms, done = Alarms(), threading.Event()
+    alarms.timer(0.05, lambda: 1 / 0).start()
+    alarms.timer(0.1, done.set).start()
+    assert done.wait(5)
+    assert "a delayed call failed" in caplog.text
+
+
+def test_many_alarms_share_one_thread():
+    alarms, calls = Alarms("shared"), []
+    before = threading.active_count()
+    timers = [alarms.timer(0.2, calls.append, i) for i in range(200)]
+    for t in timers:
+        t.start()
+    assert threading.active_count() <= before + 1
+    for t in timers[:150]:
+        t.cancel()
+    deadline = time.monotonic() + 5
+    while len(calls) < 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert sorted(calls) == list(range(150, 200))
+
+
+def test_alarms_work_in_a_forked_child():
+    """A gunicorn or worker process forked from one that had armed alarms makes its own."""
+    alarms, done = Alarms(), threading.Event()
+    alarms.timer(0.05, done.set).start()
+    assert done.wait(5)  # the parent's thread runs
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: none of the parent's threads came along
+        try:
+            fired = threading.Event()
+            alarms.timer(0.05, fired.set).start()
+            os.write(write, b"1" if fired.wait(5) else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        assert os.read(read, 1) == b"1"
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
