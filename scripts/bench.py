@@ -49,7 +49,8 @@ from typing import Any, Callable
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_load import (ROOT, SECRET, TOKEN, Api, Events, Server, ack_load,  # noqa: E402
-                        answered, offered_load, wait_answered)
+                        answered, children, cpu_seconds, machine_busy_seconds, named,
+                        offered_load, wait_answered)
 
 CONCURRENCY = (1, 10, 50)
 RATES = (5, 20, 50)
@@ -57,6 +58,10 @@ TARGETS = ("bare", "insert", "bot")
 # The web process alone: the Procfile's worker stopped, so that nothing else wants the
 # CPU, as for the baselines. Its events wait in the inbox and are answered after.
 ALONE, ALONE_AT = "workers stopped", 50
+# Where the machine's CPU goes per event, measured while the end-to-end load runs at this rate.
+CPU_AT = 50
+CPU_PARTS = ("load generator and fake API", "web (gunicorn)", "handling workers",
+             "PostgreSQL server", "whole machine")
 
 
 def rows_for(database: str) -> list[str]:
@@ -69,6 +74,8 @@ def rows_for(database: str) -> list[str]:
                                            f"ack p99 ms, {ALONE_AT} concurrent")]
     for r in RATES:
         rows += [f"end to end {p} ms, {r}/s" for p in ("p50", "p95", "p99")]
+    rows += [f"CPU ms per event at {CPU_AT}/s: {part}" for part in CPU_PARTS]
+    rows += [f"events/s {os.cpu_count()} cores carry at that cost"]
     rows += ["start-up s: import and create the app", "start-up s: flask chat, whole command"]
     rows += ["most events/s handled keeping up", "events/s handled when falling behind",
              "SQL statements per event: webhook", "commits per event: webhook",
@@ -313,9 +320,12 @@ class Run:
             counted = self.kind == "postgresql" and rate == 20 and rep == 0
             if counted:
                 idle_rate, before = self.idle_commit_rate()
+            cpu_before = self.cpu() if rate == CPU_AT else None
             sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.duration)
             grace = max(10.0, self.args.duration)
             wait_answered(self.api, sent.posted, grace)
+            if cpu_before is not None:
+                self.add_cpu(cpu_before, self.cpu(), len(sent.posted))
             with self.api._lock:
                 arrived = dict(self.api.arrived)
             lat = [(arrived[t] - t0) * 1000 if t in arrived else float("inf")
@@ -334,6 +344,28 @@ class Run:
                 spent = after - before[0] - idle_rate * (then - before[1])
                 self.add("commits per event, counted by PostgreSQL", "bot",
                          spent / len(sent.posted), 1)
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far by each part of the machine (see CPU_PARTS)."""
+        bot = self.servers["bot"]
+        assert bot.proc is not None and bot.worker is not None
+        own = os.times()
+        return dict(zip(CPU_PARTS, (
+            own.user + own.system,  # this process: the load generator and the fake API
+            cpu_seconds([bot.proc.pid, *bot.workers()]),
+            cpu_seconds([bot.worker.pid, *children(bot.worker.pid)]),
+            cpu_seconds(named("postgres")) if self.kind == "postgresql" else float("nan"),
+            machine_busy_seconds())))
+
+    def add_cpu(self, before: dict[str, float], after: dict[str, float], events: int) -> None:
+        for part in CPU_PARTS:
+            spent = (after[part] - before[part]) * 1000 / events
+            if spent == spent:  # not NaN: no PostgreSQL row on SQLite
+                self.add(f"CPU ms per event at {CPU_AT}/s: {part}", "bot", spent, 2)
+        whole = (after["whole machine"] - before["whole machine"]) / events
+        if whole > 0:
+            self.add(f"events/s {os.cpu_count()} cores carry at that cost", "bot",
+                     (os.cpu_count() or 1) / whole, 0)
 
     def idle_commit_rate(self) -> tuple[float, tuple[int, float]]:
         """Commits per second PostgreSQL counts while the bot idles; and the count now."""

@@ -27,6 +27,7 @@ def test_quick_benchmark_prints_every_row_with_numbers():
         cells = table[row].split(" | ")[2:5]  # bare, insert, bot: each measured
         assert all(re.search(r"\d", c) for c in cells), table[row]
     for row in ("end to end p50 ms, 20/s", "SQL statements per event: handling",
+                "CPU ms per event at 50/s: web (gunicorn)", "CPU ms per event at 50/s: whole machine",
                 "web worker RSS MiB, idle", "handling worker RSS MiB, idle",
                 "handling cost ratio, many / 100 stored"):
         assert re.search(r"\d", table[row].split(" | ")[4]), table[row]
