@@ -5,7 +5,6 @@ terminal chat and tests.
 """
 from __future__ import annotations
 
-import copy
 from datetime import timedelta
 from typing import Any, Callable, Mapping
 
@@ -69,7 +68,7 @@ class Engine:
                desk: DeskView | None = None) -> Outcome:
         """Answer one inbound for one conversation; `desk` is its request for staff, if any."""
         desk = desk or DeskView()
-        conv = copy.deepcopy(conv) if conv else self.new_conversation()
+        conv = conv.copy() if conv else self.new_conversation()
         reply = Reply()
         fired: list[str] = []
         actions: list[str] = []

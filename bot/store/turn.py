@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import (Connection, Float, String, and_, bindparam, exists, func, or_, select,
-                        true, update)
+from sqlalchemy import (ColumnElement, Connection, Float, String, and_, bindparam, exists, func,
+                        literal_column, or_, select, true, update)
 from sqlalchemy.exc import DBAPIError
 
 from ..engine.types import ConvState
@@ -35,6 +35,18 @@ from .schema import conversations, handoffs, inbox
 UNFINISHED = ("pending", "decided", "sending")
 FINISHED = ("done", "failed")
 FORGOTTEN = "-"  # the conv_key of a finished event whose person asked to be forgotten
+
+
+def one_of(column: Any, values: tuple[str, ...]) -> ColumnElement[bool]:
+    """`column IN ('a', 'b')`, the values written into the SQL.
+
+    `in_()` of a tuple is an "expanding" parameter, which SQLAlchemy renders into
+    the statement again at every execution; the read below has four.
+    """
+    assert all(v.isidentifier() for v in values)  # our own constants, never input
+    return column.in_([literal_column(f"'{v}'") for v in values])
+
+
 # PostgreSQL's "another transaction changed this first" (serialization failure, deadlock).
 _CONTENDED = {"40001", "40P01"}
 
@@ -229,12 +241,12 @@ def _read_statement() -> Any:
     others = inbox.alias("others")
     stats = (select(func.count().label("n"), func.min(others.c.received_at).label("first"),
                     func.max(others.c.received_at).label("last"))
-             .where(others.c.conv_key == key, others.c.status.in_(UNFINISHED)).subquery())
+             .where(others.c.conv_key == key, one_of(others.c.status, UNFINISHED)).subquery())
     leased = inbox.alias("leased")
     lease_busy = exists().where(leased.c.event_id == conversations.c.lease_event,
-                                leased.c.status.in_(UNFINISHED))
+                                one_of(leased.c.status, UNFINISHED))
     open_id = (select(func.max(handoffs.c.id))
-               .where(handoffs.c.conv_key == key, handoffs.c.status.in_(OPEN)).scalar_subquery())
+               .where(handoffs.c.conv_key == key, one_of(handoffs.c.status, OPEN)).scalar_subquery())
     waiting = (select(func.count()).select_from(handoffs)
                .where(handoffs.c.status == "waiting").scalar_subquery())
     c, h = conversations.c, handoffs.c
@@ -249,7 +261,7 @@ def _read_statement() -> Any:
                    waiting.label("waiting"), stats.c.n, stats.c.first, stats.c.last)
             .select_from(inbox.outerjoin(conversations, c.key == inbox.c.conv_key)
                          .outerjoin(handoffs, h.id == open_id).join(stats, true()))
-            .where(inbox.c.conv_key == key, inbox.c.status.in_(UNFINISHED))
+            .where(inbox.c.conv_key == key, one_of(inbox.c.status, UNFINISHED))
             .order_by(inbox.c.ts_ms, inbox.c.id).limit(1))
 
 

@@ -1,6 +1,7 @@
 """The engine on plain values: taps, typed words, branches, commands, idle restarts."""
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -46,6 +47,22 @@ def test_tap_and_typed_words_both_advance(engine):
     typed = engine.handle(start.conv, Inbound("text", T0, text="ワタシ"))
     assert tapped.conv.state == typed.conv.state == "what"
     assert tapped.conv.answers == typed.conv.answers == {"audience": "self"}
+
+
+def test_handling_leaves_the_state_it_was_given_as_it_was(engine):
+    """The simulator and the tests branch one stored state several ways."""
+    start = run(engine, engine.handle(None, Inbound("follow", T0)).conv, "自分").conv
+    start.flags["detections"] = [{"kind": "crisis", "level": "possible"}]
+    start.flags["seen"] = {"a"}  # not JSON: copied all the same
+    before = copy.deepcopy(start)
+    out = run(engine, start, "悪口", "最初から")
+    assert start == before
+    mine = start.copy()
+    assert mine == start
+    assert mine.flags["detections"][0] is not start.flags["detections"][0]
+    assert mine.flags["seen"] is not start.flags["seen"]
+    assert mine.history is not start.history and mine.answers is not start.answers
+    assert out.conv.history is not start.history
 
 
 def test_branch_depends_on_earlier_answer(engine):
