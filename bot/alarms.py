@@ -1,13 +1,12 @@
-"""Calls due a little later, made by one shared thread.
+"""Calls due a little later, armed and cancelled at the cost of a heap entry.
 
 The dispatcher arms a call for every event it handles (LINE's loading animation,
 shown only if the answer is slow) and nearly always cancels it. A
 `threading.Timer` starts a thread for each: about a quarter of a millisecond of
 CPU per event, a twentieth of what handling one costs. Here an armed call is an
-entry in a heap, and one thread sleeps until the earliest is due.
-
-The calls run one after another on that thread, so each should be short and
-must not raise (an exception is logged and dropped).
+entry in a heap, and one thread sleeps until the earliest is due; a call that
+comes due runs on a thread of its own, so that a slow one (a network call)
+holds back no other.
 """
 from __future__ import annotations
 
@@ -17,6 +16,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from typing import Any, Callable
 
 logger = logging.getLogger(__name__)
@@ -40,16 +40,16 @@ class Alarm:
 
 
 class Alarms:
-    """Makes `Alarm`s, and calls those started when due, from one daemon thread."""
+    """Makes `Alarm`s, and starts the call of each one started, when it is due."""
 
     def __init__(self, name: str = "alarms"):
         self.name = name
         self._reset()
+        _ALL.add(self)
 
     def _reset(self) -> None:
-        # Also after a fork: the child has none of the parent's threads, and a lock
-        # another parent thread held at that moment would stay held in the child.
-        self._pid = os.getpid()
+        # Also in a forked child, before any of its threads run: it has none of the
+        # parent's threads, and a lock another parent thread held would stay held.
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Alarm]] = []
         self._seq = itertools.count()
@@ -60,13 +60,12 @@ class Alarms:
         return Alarm(self, seconds, fn, args)
 
     def _arm(self, alarm: Alarm) -> None:
-        if os.getpid() != self._pid:
-            self._reset()
         with self._cond:
             heapq.heappush(self._heap, (time.monotonic() + alarm.seconds, next(self._seq), alarm))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-                self._thread.start()
+            if self._thread is None or not self._thread.is_alive():
+                thread = self._thread = threading.Thread(target=self._run, name=self.name,
+                                                         daemon=True)
+                thread.start()
             elif self._heap[0][2] is alarm:  # sooner than the thread sleeps until
                 self._cond.notify()
 
@@ -90,9 +89,26 @@ class Alarms:
                         alarm = heapq.heappop(heap)[2]
                         break
                     cond.wait(wait)
-            if alarm.cancelled:  # cancelled between the pop and now
-                continue
-            try:
-                alarm.fn(*alarm.args)
-            except Exception:
-                logger.exception("a delayed call failed")
+            if not alarm.cancelled:
+                threading.Thread(target=_call, args=(alarm,), name=f"{self.name}-call",
+                                 daemon=True).start()
+
+
+def _call(alarm: Alarm) -> None:
+    if alarm.cancelled:  # cancelled while its thread started
+        return
+    try:
+        alarm.fn(*alarm.args)
+    except Exception:
+        logger.exception("a delayed call failed")
+
+
+_ALL: weakref.WeakSet[Alarms] = weakref.WeakSet()
+
+
+def _after_fork() -> None:
+    for alarms in list(_ALL):
+        alarms._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork)

@@ -166,13 +166,14 @@ def test_webhook_answers_fast_while_api_stalls(make_app, line_api):
 
 
 def test_no_loading_animation_when_the_answer_comes_in_time(make_app, line_api):
-    app = make_app(LOADING_AFTER_SECONDS=0.5)
+    app = make_app(LOADING_AFTER_SECONDS=2.0)
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
     user.post(user.follow())
     line_api.wait_for(REPLY, 1, timeout=5)
     user.post(user.text("自分"))
     line_api.wait_for(REPLY, 2, timeout=5)
-    time.sleep(1.0)  # past the moment the animation was armed for
+    assert app.extensions["bot"].dispatcher.handler.alarms.pending() == 0  # both cancelled
+    time.sleep(2.5)  # past the moment the animation was armed for
     assert line_api.requests(LOADING) == []
 
 
