@@ -128,15 +128,22 @@ def children(pid: int) -> list[int]:
     return sorted(found)
 
 
-def cpu_seconds(pids: Iterable[int]) -> float:
-    """User and system CPU these processes have used so far (one that is gone counts 0)."""
-    tick, total = os.sysconf("SC_CLK_TCK"), 0
-    for pid in pids:
+def cpu_seconds(pids: Iterable[int], reaping: Iterable[int] = ()) -> float:
+    """User and system CPU these processes have used so far (one that is gone counts 0).
+
+    For the `reaping` ones (gunicorn's master, the worker's supervisor, the
+    postmaster) also that of their children that have exited: a process that
+    ends while CPU is measured is counted through its parent.
+    """
+    tick, total, reaping = os.sysconf("SC_CLK_TCK"), 0, set(reaping)
+    for pid in set(pids) | reaping:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
         total += int(fields[11]) + int(fields[12])
+        if pid in reaping:
+            total += int(fields[13]) + int(fields[14])
     return total / tick
 
 
@@ -147,17 +154,12 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
 
 
-def named(command: str) -> list[int]:
-    """Processes whose name is `command` (postgres: the server and its backends)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if Path(f"/proc/{entry}/comm").read_text().strip() == command:
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
+def parent(pid: int) -> int | None:
+    """The parent of a process, from /proc (None if it is not visible here)."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return None
 
 
 def rss_mib(pid: int) -> float:
@@ -190,13 +192,18 @@ class KeepAliveLine:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # the body is a second write: no 40 ms delayed ACK
+            # The headers and the body are two writes: without TCP_NODELAY the body
+            # waits for the client's delayed ACK, 40 ms per answer.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 answer = fake.behaviour.get(self.path.split("?")[0])
-                status, payload = (answer(json.loads(body or b"{}")) if answer
-                                   else (200, {}))
+                try:
+                    status, payload = (answer(json.loads(body or b"{}")) if answer
+                                       else (200, {}))
+                except Exception as exc:  # as the tests' fake: a 500, the connection kept
+                    status, payload = 500, {"message": type(exc).__name__}
                 out = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -208,7 +215,6 @@ class KeepAliveLine:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, name="fake-line",
                          daemon=True).start()
