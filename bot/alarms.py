@@ -42,8 +42,8 @@ class Alarm:
 class Alarms:
     """Makes `Alarm`s, and starts the call of each one started, when it is due."""
 
-    def __init__(self, name: str = "alarms"):
-        self.name = name
+    def __init__(self, name: str = "alarms", idle: float = 60.0):
+        self.name, self.idle = name, idle  # the thread ends after `idle` s with nothing armed
         self._reset()
         _ALL.add(self)
 
@@ -82,7 +82,10 @@ class Alarms:
                     while heap and heap[0][2].cancelled:
                         heapq.heappop(heap)
                     if not heap:
-                        cond.wait()
+                        if not cond.wait(self.idle) and not heap:
+                            if self._thread is threading.current_thread():
+                                self._thread = None  # the next alarm starts another
+                            return
                         continue
                     wait = heap[0][0] - time.monotonic()
                     if wait <= 0:

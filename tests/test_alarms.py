@@ -66,6 +66,19 @@ def test_many_alarms_share_one_thread():
     assert sorted(calls) == list(range(150, 200))
 
 
+def test_the_thread_ends_when_idle_and_a_new_one_starts_when_needed():
+    """An app that stops handling (tests build hundreds) leaves no thread behind."""
+    alarms, first, second = Alarms("idle", idle=0.2), threading.Event(), threading.Event()
+    alarms.timer(0.05, first.set).start()
+    assert first.wait(5)
+    deadline = time.monotonic() + 5
+    while any(t.name == "idle" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not any(t.name == "idle" for t in threading.enumerate())
+    alarms.timer(0.05, second.set).start()
+    assert second.wait(5)
+
+
 def test_a_slow_call_holds_back_no_other():
     """The loading animation is a network call: one stalled call must not delay the rest."""
     alarms, release, second = Alarms(), threading.Event(), threading.Event()
