@@ -13,11 +13,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
-import os
 import threading
 import time
-import weakref
 from typing import Any, Callable
+
+from .forks import reset_after_fork
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,11 @@ class Alarms:
 
     def __init__(self, name: str = "alarms", idle: float = 60.0):
         self.name, self.idle = name, idle  # the thread ends after `idle` s with nothing armed
-        self._reset()
-        _ALL.add(self)
+        self._forked()
+        reset_after_fork(self)
 
-    def _reset(self) -> None:
-        # Also in a forked child, before any of its threads run: it has none of the
-        # parent's threads, and a lock another parent thread held would stay held.
+    def _forked(self) -> None:
+        """Nothing armed, no thread, a new lock: at the start, and in a forked child."""
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int, Alarm]] = []
         self._seq = itertools.count()
@@ -104,14 +103,3 @@ def _call(alarm: Alarm) -> None:
         alarm.fn(*alarm.args)
     except Exception:
         logger.exception("a delayed call failed")
-
-
-_ALL: weakref.WeakSet[Alarms] = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    for alarms in list(_ALL):
-        alarms._reset()
-
-
-os.register_at_fork(after_in_child=_after_fork)

@@ -14,7 +14,6 @@ import secrets
 import sqlite3
 import threading
 import time
-import weakref
 from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
@@ -22,6 +21,7 @@ from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, dele
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
+from ..forks import reset_after_fork
 from . import migrate
 from .handoffs import Handoff, Handoffs, Line
 from .operators import Operator, Operators
@@ -50,17 +50,6 @@ class _NoLock(contextlib.nullcontext):
         return contextlib.nullcontext()
 
 
-_LOCKS: "weakref.WeakSet[WriterLock]" = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    for lock in list(_LOCKS):
-        lock._forked()
-
-
-os.register_at_fork(after_in_child=_after_fork)
-
-
 class WriterLock:
     """One SQLite writer at a time among this machine's threads and processes, the
     webhook's first.
@@ -85,7 +74,7 @@ class WriterLock:
         self._pid = 0
         self._urgent = 0  # this process's urgent writers, waiting or writing
         self._count = threading.Lock()
-        _LOCKS.add(self)
+        reset_after_fork(self)
 
     def __del__(self) -> None:
         if self._pid == os.getpid():
