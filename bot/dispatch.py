@@ -23,6 +23,12 @@ webhook in another process whose own workers are all busy, see `store/wake.py`),
 on SQLite in a worker process a watch of the file's commits, and a slow poll of
 the whole inbox as a safety net (`poll` seconds).
 
+Threads: each carries one conversation's event at a time, the wait for the
+channel's answer included, so a worker process runs many (`WORKER_THREADS`):
+one slow call to LINE then holds back one person, not everyone behind them. Only
+a few decide at once (`EventHandler.deciding`, `DISPATCH_THREADS`), since more
+would only take turns at the GIL.
+
 Modes (`mode`):
 
 - "all": the process that takes webhooks also handles them (`flask run`, tests);
@@ -76,7 +82,7 @@ class Dispatcher:
         self.store, self.engine, self.desk = store, engine, desk
         self.handler = EventHandler(store, engine, channels, desk, lease=lease, reorder=reorder,
                                     loading_after=loading_after, retry_for=retry_for,
-                                    max_backoff=max_backoff)
+                                    max_backoff=max_backoff, deciding=threads)
         self.threads, self.lease, self.poll, self.listen = threads, lease, poll, listen
         self.stuck_after, self.keep_ids_for = stuck_after, keep_ids_for
         self.transcript_days, self.outbox = transcript_days, outbox
@@ -93,7 +99,7 @@ class Dispatcher:
         self._wake = threading.Condition()
         self._stopping = threading.Event()
         self._workers: list[threading.Thread] = []
-        self._held: dict[str, str] = {}  # owner -> conversation key, for the heartbeat
+        self._held: dict[str, str] = {}  # owner -> the conversation its thread works on
         self._lock = threading.Lock()
         self._last_chores = 0.0
         self._ready: dict[str, float] = {}  # conversation -> when to look at it (under _wake)
@@ -152,10 +158,12 @@ class Dispatcher:
         with self._wake:
             if keys is None:
                 self._next_scan = 0.0
+            new = 0
             for key in keys or ():
+                new += key not in self._ready
                 self._ready[key] = min(now, self._ready.get(key, now))
                 self._scanned.discard(key)
-            self._wake.notify_all()
+            self._wake.notify(max(1, new))  # one thread per new conversation (see `threads`)
 
     def busy(self) -> bool:
         """Whether no worker of this process is free to take new events at once."""
@@ -228,12 +236,15 @@ class Dispatcher:
             keys = [k for k in keys if self._mine(k)]
         with self._wake:
             now = time.time()
+            new = 0
+            busy = set(self._held.values())  # in a thread's hands here (its answer in flight)
             for key in keys:
-                if key not in self._ready:
+                if key not in self._ready and key not in busy:
+                    new += 1
                     self._ready[key] = now
                     self._scanned.add(key)
             self._rescan = self._rescan or full_page
-            self._wake.notify_all()
+            self._wake.notify(new + self._rescan)
         # A sharded scan follows nearly every commit on SQLite: the outbox waits for the
         # poll's scans (or this process's own decisions, `_outbox_due`) instead.
         if self.outbox is not None and not sharded:
@@ -252,7 +263,9 @@ class Dispatcher:
                     self.store.worker_seen(name, time.time(), time.time() - 3600)
                 except Exception as exc:
                     log_failure("worker heartbeat failed", exc)
-            for owner, key in list(self._held.items()):
+            # Leases taken for an answer being sent (the send may outlast the lease). Not
+            # `_held`: a thread may hold a conversation before its turn takes the lease.
+            for owner, key in list(self.handler.sending.items()):
                 try:
                     if not self.store.renew(key, owner, self.lease, time.time()):
                         logger.warning("lease of a conversation was lost by %s", owner)
@@ -275,7 +288,7 @@ class Dispatcher:
     def _ask_scan(self) -> None:
         with self._wake:
             self._scan_asked = True
-            self._wake.notify_all()
+            self._wake.notify()
 
     def _mine(self, key: str) -> bool:
         """Whether this process takes wake-ups for this conversation (see `shard`)."""
@@ -329,7 +342,7 @@ class Dispatcher:
                     self._again.discard(key)
                     self._ready[key] = time.time()
                 if self._outbox_due or key in self._ready:
-                    self._wake.notify_all()
+                    self._wake.notify()
 
     def _after(self, key: str, owner: str, result: Ran) -> None:
         """Remember when to look at a conversation again that could not be handled now."""

@@ -9,6 +9,7 @@ unknown outcome is resolved.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -80,11 +81,16 @@ class EventHandler:
     def __init__(self, store: Store, engine: Callable[[], Engine | None],
                  channels: dict[str, Channel], desk: Any, *, lease: float = 30.0,
                  reorder: float = 0.0, loading_after: float = 1.0,
-                 retry_for: float = 24 * 3600, max_backoff: float = 300.0):
+                 retry_for: float = 24 * 3600, max_backoff: float = 300.0, deciding: int = 2):
         self.store, self.engine, self.channels, self.desk = store, engine, channels, desk
         self.lease, self.reorder = lease, reorder
         self.loading_after, self.retry_for, self.max_backoff = loading_after, retry_for, max_backoff
         self.alarms = Alarms("loading")  # the loading animation of slow answers
+        # Threads that may use the CPU and the database at once; any number may wait for
+        # the channel meanwhile. More would only take turns at the GIL (and on SQLite, one
+        # holding the write lock would wait for the GIL behind the others).
+        self.deciding = threading.BoundedSemaphore(max(1, deciding))
+        self.sending: dict[str, str] = {}  # owner -> conversation whose answer it is sending
 
     def run(self, key: str, owner: str) -> Ran:
         """Take the conversation's next event if it is ours to take, and carry it to the person."""
@@ -94,14 +100,19 @@ class EventHandler:
         if channel is not None:
             timer = self.alarms.timer(self.loading_after, self._loading, channel, ckey)
         try:
-            try:
-                ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
-            except _Poison:
-                ran, ev, outbound = self._turn(key, ckey, channel, owner, None, fallback=True)
+            with self.deciding:
+                try:
+                    ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
+                except _Poison:
+                    ran, ev, outbound = self._turn(key, ckey, channel, owner, None, fallback=True)
             if ev is not None and outbound is not None:
                 assert channel is not None
-                retry_at = self._send(ckey, ev, channel, outbound, None if ev.forget else owner,
-                                      ev.forget)
+                self.sending[owner] = key  # its lease is held until the outcome is recorded
+                try:
+                    retry_at = self._send(ckey, ev, channel, outbound,
+                                          None if ev.forget else owner, ev.forget)
+                finally:
+                    self.sending.pop(owner, None)
                 if retry_at is not None:  # the conversation waits for this answer's retry
                     return Ran("wait", at=retry_at, outbox=ran.outbox)
             return ran
@@ -227,12 +238,16 @@ class EventHandler:
         try:
             channel.send(key, delivery, outbound)
         except SendError as exc:
-            return self._failed(ev, owner, exc, delivery.data)
+            with self.deciding:
+                return self._failed(ev, owner, exc, delivery.data)
         except Exception as exc:  # a bug mid-send: whether it went out is unknown
             log_failure(f"event {ev.event_id}: send failed", exc)
-            return self._failed(ev, owner, SendError(type(exc).__name__, retry=True, unknown=True,
-                                                     sent=delivery.sent), delivery.data)
-        self.store.finish(ev, owner, forget=forget)
+            with self.deciding:
+                return self._failed(ev, owner, SendError(type(exc).__name__, retry=True,
+                                                         unknown=True, sent=delivery.sent),
+                                    delivery.data)
+        with self.deciding:
+            self.store.finish(ev, owner, forget=forget)
         return None
 
     def _failed(self, ev: QueuedEvent, owner: str | None, exc: SendError,

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import threading
+import time
 
-from ..line_fake import REPLY, LineUser
+from ..line_fake import PUSH, REPLY, LineUser
 
 
 def test_two_servers_on_one_database_handle_each_event_once(make_app, line_api, database):
@@ -34,3 +35,23 @@ def test_two_servers_on_one_database_handle_each_event_once(make_app, line_api, 
         assert mine == [e["replyToken"] for e in events[u.user_id]]  # in order
         conv = apps[1].extensions["bot"].store.load(f"line:{u.user_id}")
         assert conv.answers == {"audience": "self", "topic": "defamation"}
+
+
+def test_an_answer_slower_than_the_lease_is_not_sent_again_by_another_server(make_app,
+                                                                              line_api, caplog):
+    """The lease is renewed while LINE takes its time to answer: the other server, which
+    looks at the inbox five times a second, must not take the conversation and send again."""
+    apps = [make_app(DISPATCH_THREADS=1, DISPATCH_LEASE_SECONDS=1.0) for _ in range(2)]
+    apps[1].extensions["bot"].start()  # the other server: polling, never nudged
+    user = LineUser(apps[0].test_client(), apps[0].config["LINE_CHANNEL_SECRET"])
+    line_api.delay[REPLY] = 3.0  # three leases long
+    event = user.follow()
+    user.post(event)
+    line_api.wait_for(REPLY, 1)
+    deadline = time.time() + 10
+    while not line_api.delivered() and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # a second try would have come by now
+    assert [b["replyToken"] for b, _ in line_api.requests(REPLY)] == [event["replyToken"]]
+    assert line_api.requests(PUSH) == []
+    assert "lease of a conversation was lost" not in caplog.text
