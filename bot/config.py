@@ -27,7 +27,13 @@ DEFAULTS: dict[str, Any] = {
     "STORIES_DIR": str(PROJECT / "stories"),
     "STAFF_FILE": str(PROJECT / "staff.yaml"),
     "IDLE_TIMEOUT_HOURS": 24.0,      # a conversation idle this long starts afresh
-    "DISPATCH_THREADS": 2,           # worker threads per process
+    # Handling threads of a web (or `flask run`) process, and how many threads of any
+    # process decide at once (the CPU and database part of handling an event).
+    "DISPATCH_THREADS": 2,
+    # Handling threads of each `flask --app bot work` process. A thread carries one event
+    # at a time, the wait for LINE's answer included: processes x threads bound the events
+    # in flight, so they must exceed the peak rate times the API's answer time.
+    "WORKER_THREADS": 16,
     # "all": web processes handle events too; "standby": they only store and answer LINE,
     # and `flask --app bot work` processes handle (the Procfile); "worker": set by `work`.
     "DISPATCH_MODE": "all",
@@ -61,7 +67,7 @@ _FLOATS = {"TRANSCRIPT_DAYS", "DISPATCH_STANDBY_SECONDS", "CONSOLE_SESSION_MINUT
            "IDLE_TIMEOUT_HOURS", "DISPATCH_REORDER_SECONDS", "DISPATCH_POLL_SECONDS",
            "DISPATCH_LEASE_SECONDS", "LOADING_AFTER_SECONDS", "RELOAD_SECONDS",
            "REPLY_RETRY_HOURS", "STUCK_ALERT_SECONDS", "RETRY_MAX_SECONDS"}
-_INTS = {"DISPATCH_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}
+_INTS = {"DISPATCH_THREADS", "WORKER_THREADS", "MAX_CONTENT_LENGTH", "PROXY_FIX_X_FOR", "PROXY_FIX_X_PROTO"}
 _BOOLS = {"CONSOLE_SHOW_PROFILE", "SESSION_COOKIE_SECURE", "SESSION_COOKIE_HTTPONLY", "LINE_CHAT_MODE"}
 
 

@@ -66,6 +66,35 @@ def test_the_worker_answers_at_once_woken_by_the_database(tmp_path, line_api, da
         stop(proc)
 
 
+def test_a_slow_messaging_api_does_not_keep_other_people_waiting(tmp_path, line_api, database):
+    """Every answer waits for LINE's own answer, a tenth of a second or more across the
+    internet. The Procfile's worker carries many at once: with a thread or two per process,
+    at a busy moment everyone would queue behind the API's answer time."""
+    env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url}
+    proc, url, log = start(tmp_path, env)
+    worker = Worker(server_env(env), tmp_path / "worker.log")
+    try:
+        assert answering(proc, url), log.read_text()
+        wait_children(worker.proc.pid, 2)
+        line_api.delay[REPLY] = 4.0  # long enough for every reply below to be in flight at once
+        users = [LineUser(None, SECRET, user_id="U" + format(n, "x").rjust(32, "0"))
+                 for n in range(1, 25)]
+        sent = [follow(url, user) for user in users]
+        line_api.wait_for(REPLY, len(users), timeout=30)
+        assert line_api.most_in_flight >= 16  # (4 with the former 2 threads per process)
+        line_api.delay[REPLY] = 0
+        deadline = time.time() + 30
+        while len(line_api.delivered()) < len(users) and time.time() < deadline:
+            time.sleep(0.05)
+        delivered = [b["replyToken"] for b in line_api.delivered()]
+        assert sorted(delivered) == sorted(sent)  # each answered once
+        # each thread kept its connection to the API (else a TLS handshake per answer)
+        assert "pool is full" not in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.stop()
+        stop(proc)
+
+
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(tmp_path, line_api):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
            "LINE_API_BASE_URL": line_api.url, "DISPATCH_LEASE_SECONDS": "3"}

@@ -39,7 +39,7 @@ TAKE_ALL = signal.SIGUSR1   # the supervisor to its workers: one is down, take a
 
 @click.command("work")
 @click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="Worker processes (each runs DISPATCH_THREADS threads).")
+              help="Worker processes (each runs WORKER_THREADS threads).")
 @click.option("--nice", default=10, show_default=True, type=click.IntRange(0, 19),
               help="Lower the workers' CPU priority by this much, so acks come first.")
 @with_appcontext
@@ -50,6 +50,11 @@ def work_command(processes: int, nice: int) -> None:
     if "line" not in services.channels:  # it would mark every LINE event failed, unanswered
         raise click.UsageError("LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN must be set "
                                "for the worker, as for the web process")
+    # Each thread carries one event at a time, the wait for LINE's answer included; at
+    # most DISPATCH_THREADS of them decide (CPU and database) at once.
+    services.dispatcher.threads = current_app.config["WORKER_THREADS"]
+    if services.dispatcher.threads < 1:
+        raise click.UsageError("WORKER_THREADS must be at least 1")
     if nice:
         os.nice(nice)  # before forking: the workers inherit it
     if processes == 1:

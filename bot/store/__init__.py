@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
                         func, or_, select, update)
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
@@ -32,6 +33,7 @@ from .turn import (FORGOTTEN, UNFINISHED, Contended, QueuedEvent, Turn, contende
 
 __all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators",
            "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
+POOL_SPARE = 8  # pooled connections beyond the handling threads (web requests, heartbeat...)
 IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
 WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
 STEP_ASIDE = 0.05  # SQLite: the longest a worker's write waits for webhooks waiting to write
@@ -229,10 +231,17 @@ def _free(owner: str, now: float) -> Any:
 class Store:
     """Conversations, the inbox, and the per-conversation lease."""
 
-    def __init__(self, url: str, upgrade: bool = True):
+    def __init__(self, url: str, upgrade: bool = True, threads: int = 0):
+        """`threads`: the most threads of this process that may use the store at once
+        (handling threads, web requests): the pool keeps that many connections and more
+        for the rest (heartbeat, outbox, console), instead of opening and closing them."""
         # hide_parameters: SQLAlchemy's errors would otherwise quote the stored
         # message in their text, and errors get logged.
-        self.engine: Engine = create_engine(database_url(url), hide_parameters=True)
+        parsed = make_url(database_url(url))
+        memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "",
+                                                                             ":memory:")
+        pool = {} if memory else {"pool_size": POOL_SPARE + threads}  # (one shared connection)
+        self.engine: Engine = create_engine(parsed, hide_parameters=True, **pool)
         event.listen(self.engine, "checkin", _checked_in)
         event.listen(self.engine, "checkout", _check_alive)
         if self.engine.dialect.name == "sqlite":

@@ -69,11 +69,14 @@ def init_app(app: Flask) -> LazyChannel | None:
     app.extensions["line_secret"] = secret.encode()
     host, timeout = app.config.get("LINE_API_BASE_URL"), app.config["LINE_API_TIMEOUT"]
     chat_mode = bool(app.config["LINE_CHAT_MODE"])
+    # Connections kept open to the API: one per thread that may send at once (see
+    # WORKER_THREADS), and a few for loading animations and the console's messages.
+    connections = max(app.config["DISPATCH_THREADS"], app.config["WORKER_THREADS"]) + 4
 
     def build() -> LineChannel:
         from .sender import LineChannel
 
-        return LineChannel(token, host, timeout, chat_mode=chat_mode)
+        return LineChannel(token, host, timeout, chat_mode=chat_mode, connections=connections)
 
     return LazyChannel(build)
 

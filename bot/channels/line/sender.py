@@ -61,9 +61,13 @@ class LineChannel:
     name = "line"
 
     def __init__(self, access_token: str, host: str | None = None, timeout: float = 30.0,
-                 clock: Callable[[], float] = time.time, chat_mode: bool = False):
+                 clock: Callable[[], float] = time.time, chat_mode: bool = False,
+                 connections: int = 10):
         config = Configuration(access_token=access_token, host=host) if host \
             else Configuration(access_token=access_token)
+        # Kept-alive connections (the SDK's default is 5 per CPU): a thread that finds
+        # none free opens one, and closes it after use, a new TLS handshake each time.
+        config.connection_pool_maxsize = connections
         self.api = MessagingApi(ApiClient(config))
         self.timeout, self.clock = timeout, clock
         self._host = config.host
