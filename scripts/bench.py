@@ -51,9 +51,9 @@ from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_load import (ROOT, SECRET, TOKEN, Api, Events, Server, ack_load,  # noqa: E402
-                        answered, children, cpu_seconds, machine_busy_seconds, parent,
-                        offered_load, wait_answered)
+from bench_load import (ROOT, SECRET, TOKEN, Api, Events, Sent, Server,  # noqa: E402
+                        ack_load, answered, children, cpu_seconds, machine_busy_seconds,
+                        parent, offered_load, wait_answered)
 
 CONCURRENCY = (1, 10, 50)
 RATES = (5, 20, 50)
@@ -67,6 +67,9 @@ CPU_PARTS = ("load generator and fake API", "web (gunicorn)", "handling workers"
              "PostgreSQL server", "whole machine")
 SERVICE = ("web (gunicorn)", "handling workers", "PostgreSQL server")  # the bot's own cost
 CORES = len(os.sched_getaffinity(0))
+# The fake API answers on loopback at once; LINE answers after a network round trip, and
+# each of the bot's threads waits for it. Measured at this rate with `--api-latency`.
+SLOW_AT, SLOW = 50, "slow API"
 
 
 def rows_for(database: str) -> list[str]:
@@ -79,6 +82,7 @@ def rows_for(database: str) -> list[str]:
                                            f"ack p99 ms, {ALONE_AT} concurrent")]
     for r in RATES:
         rows += [f"end to end {p} ms, {r}/s" for p in ("p50", "p95", "p99")]
+    rows += [f"end to end {p} ms, {SLOW_AT}/s, {SLOW}" for p in ("p50", "p95", "p99")]
     rows += [f"CPU ms per event at {CPU_AT}/s: {part}" for part in CPU_PARTS]
     rows += [f"events/s {CORES} cores carry at the web's, workers' and database's cost"]
     rows += ["start-up s: import and create the app", "start-up s: flask chat, whole command"]
@@ -326,29 +330,44 @@ class Run:
             if counted:
                 idle_rate, before = self.idle_commit_rate()
             cpu_before = self.cpu() if rate == CPU_AT else None
-            sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.duration)
-            grace = max(10.0, self.args.duration)
-            wait_answered(self.api, sent.posted, grace)
+            sent = self.offered(rate, f"{rate}/s")
             if cpu_before is not None:
                 self.add_cpu(cpu_before, self.cpu(), answered(self.api, sent.posted))
-            with self.api._lock:
-                arrived = dict(self.api.arrived)
-            lat = [(arrived[t] - t0) * 1000 if t in arrived else float("inf")
-                   for t, t0 in sent.posted.items()]
-            for p in (50, 95, 99):
-                self.add(f"end to end p{p} ms, {rate}/s", "bot", percentile(lat, p), 0)
-                self.results.limits[(self.kind, f"end to end p{p} ms, {rate}/s")] = grace * 1000
-            if sent.errors:
-                self.results.notes.append(f"{self.kind} end to end at {rate}/s: "
-                                          f"{sent.errors} posts failed")
-            wait_drained(self.database, self.args.drain_timeout, self.results,
-                         f"{self.kind} end to end at {rate}/s")
             if counted:
                 time.sleep(FLUSH)
                 after, then = pg_transactions(self.database)[0], time.time()
                 spent = after - before[0] - idle_rate * (then - before[1])
                 self.add("commits per event, counted by PostgreSQL", "bot",
                          spent / len(sent.posted), 1)
+
+    def slow_api(self) -> None:
+        """End to end with the fake API taking `--api-latency` to answer each call."""
+        self.api.fake.delay = self.args.api_latency
+        try:
+            self.offered(SLOW_AT, f"{SLOW_AT}/s, {SLOW}")
+        finally:
+            self.api.fake.delay = 0.0
+
+    def offered(self, rate: float, label: str) -> Sent:
+        """Offer `rate` events/s for `--duration`; add the end-to-end rows; wait for the rest.
+
+        The time is from the POST to the reply reaching the fake API."""
+        sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.duration)
+        grace = max(10.0, self.args.duration)
+        wait_answered(self.api, sent.posted, grace)
+        with self.api._lock:
+            arrived = dict(self.api.arrived)
+        lat = [(arrived[t] - t0) * 1000 if t in arrived else float("inf")
+               for t, t0 in sent.posted.items()]
+        for p in (50, 95, 99):
+            self.add(f"end to end p{p} ms, {label}", "bot", percentile(lat, p), 0)
+            self.results.limits[(self.kind, f"end to end p{p} ms, {label}")] = grace * 1000
+        if sent.errors:
+            self.results.notes.append(f"{self.kind} end to end at {label}: "
+                                      f"{sent.errors} posts failed")
+        wait_drained(self.database, self.args.drain_timeout, self.results,
+                     f"{self.kind} end to end at {label}")
+        return sent
 
     def cpu(self) -> dict[str, float]:
         """CPU seconds used so far by each part of the machine (see CPU_PARTS).
@@ -548,6 +567,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--stored", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=100, help="events per in-process measure")
     p.add_argument("--drain-timeout", type=float, default=300.0)
+    p.add_argument("--api-latency", type=float, default=0.1,
+                   help="seconds the fake API takes to answer, for the slow-API rows")
     p.add_argument("--readme", action="store_true", help="write the table into README.md")
     p.add_argument("--quick", action="store_true", help="a smoke run: SQLite, seconds each")
     args = p.parse_args(argv)
@@ -579,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
                 for rep in range(args.repeat):
                     step(f"{kind}: acks, repetition {rep + 1}", run.acks)
                     step(f"{kind}: end to end, repetition {rep + 1}", lambda: run.end_to_end(rep))
+                    step(f"{kind}: end to end, slow API, repetition {rep + 1}", run.slow_api)
                     step(f"{kind}: most events/s, repetition {rep + 1}", run.most)
             finally:
                 run.stop()

@@ -186,6 +186,7 @@ class KeepAliveLine:
         self.behaviour: dict[str, Callable[[dict], tuple]] = {}
         self.server: ThreadingHTTPServer | None = None
         self.url = ""
+        self.delay = 0.0  # seconds before each answer: LINE's round trip, which the bot waits for
 
     def start(self) -> None:
         fake = self
@@ -205,6 +206,8 @@ class KeepAliveLine:
                 except Exception as exc:  # as the tests' fake: a 500, the connection kept
                     status, payload = 500, {"message": type(exc).__name__}
                 out = json.dumps(payload).encode()
+                if fake.delay:  # noted as arrived already; the bot's thread waits meanwhile
+                    time.sleep(fake.delay)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(out)))
