@@ -21,6 +21,7 @@ being made, only for its writes.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -117,7 +118,7 @@ class Turn:
     conn: Connection
     key: str
     owner: str
-    lease_until: float
+    lease: float  # seconds the lease lasts from each write of the turn
     upsert: Callable[[bool], Any]  # with_state -> `upsert_statement`'s statement
     forgetter: Callable[[Connection, str], None]
     locker: Callable[[], None] | None = None  # SQLite: takes the write lock (see `lock`)
@@ -185,7 +186,9 @@ class Turn:
 
     def _lease(self, state: dict[str, Any]) -> None:
         self.lock()
-        lease = {"lease_owner": self.owner, "lease_until": self.lease_until,
+        # From now, not from the turn's start: a slow decision (or a wait for SQLite's
+        # write lock) must not leave the lease nearly run out once the answer is on its way.
+        lease = {"lease_owner": self.owner, "lease_until": time.time() + self.lease,
                  "lease_event": self.event.event_id if self.event else None}
         row = {"answers": {}, "history": [], "flags": {}, **state, **lease}
         read_owner, read_until = self.read_lease

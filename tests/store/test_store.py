@@ -263,6 +263,21 @@ def test_a_turn_writes_nothing_if_staff_took_the_conversation_while_it_decided(d
         assert again.event.status == "pending"
 
 
+def test_a_slow_decision_still_leaves_the_whole_lease_for_the_send(database):
+    """The lease runs from the turn's write, not from its start: a decision that took long
+    (or waited for SQLite's write lock) leaves the answer's send the whole lease, and no
+    other worker takes the conversation and sends it again meanwhile."""
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    began = time.time() - 5.0  # the turn's read was five seconds ago
+    with store.turn("line:U1", "w1", 3.0, began) as t:
+        assert t.event is not None
+        t.decide(ConvState("main", "decided", {}, [], T, {}), {"batches": [["reply"]]},
+                 send=True, now=time.time())
+    with store.turn("line:U1", "w2", 3.0, time.time()) as other:
+        assert other.event is None and other.held  # still w1's, its answer on the way
+
+
 def test_a_turn_that_holds_the_lease_is_not_refused_for_its_own_renewal(database):
     """A worker carries on with a person's next event under the lease it holds; its own
     heartbeat may renew that lease between the turn's read and its write. (PostgreSQL's
