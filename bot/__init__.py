@@ -130,10 +130,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *,
 
     from .channels import line, local
 
-    # Pooled connections for a worker process's threads (`flask work`), which also cover
-    # a web process's handling and request threads.
-    store = Store(app.config["DATABASE_URL"],
-                  threads=max(app.config["DISPATCH_THREADS"], app.config["WORKER_THREADS"]))
+    store = Store(app.config["DATABASE_URL"])
     content, errors = check_content(app.config)
     for error in errors:
         logger.error("content has errors; nothing is answered until they are fixed: %s", error)

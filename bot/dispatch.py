@@ -43,6 +43,7 @@ Modes (`mode`):
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -160,7 +161,7 @@ class Dispatcher:
                 self._next_scan = 0.0
             new = 0
             for key in keys or ():
-                new += key not in self._ready
+                new += self._ready.get(key, now + 1) > now  # not due until now
                 self._ready[key] = min(now, self._ready.get(key, now))
                 self._scanned.discard(key)
             self._wake.notify(max(1, new))  # one thread per new conversation (see `threads`)
@@ -183,9 +184,12 @@ class Dispatcher:
         """Take one ready conversation, or scan when the poll is due, or wait for either."""
         with self._wake:
             now = time.time()
-            key = next((k for k, at in self._ready.items() if at <= now), None)
+            due = list(itertools.islice((k for k, at in self._ready.items() if at <= now), 2))
+            key = due[0] if due else None
             if key is not None:
                 del self._ready[key]
+                if len(due) > 1:  # more is due: pass the wake-up on (it may have been used up
+                    self._wake.notify()  # by a thread whose wait timed out meanwhile)
             full = now >= self._next_scan or self._rescan
             scan = key is None and (full or self._scan_asked)
             if scan:
@@ -218,13 +222,16 @@ class Dispatcher:
 
     def _scan(self, sharded: bool = False) -> None:
         """Look at the whole inbox: every conversation with due events becomes ready for
-        all workers; then the outbox. The safety net for wake-ups that never came.
+        all workers (one a thread here has in hand stays with that thread, which carries
+        on if it has newer events); then the outbox. The safety net for wake-ups that
+        never came.
         `sharded`: only this process's share of conversations (see `shard`)."""
         if self.engine() is None:  # broken content at start-up: keep events until it is fixed
             return
         self._chores()
         waited = self.standby_after if self.mode == "standby" else 0.0
-        keys = self.store.pending_keys(time.time(), limit=SCAN_PAGE, waited=waited)
+        found = self.store.pending(time.time(), limit=SCAN_PAGE, waited=waited)
+        keys = [key for key, _ in found]
         if keys and waited and self.store.workers_seen_since(time.time() - waited):
             keys = []  # a worker runs, and is behind: acknowledging keeps the CPU
         if keys and waited and time.time() - self._warned_standby > 60:
@@ -234,12 +241,16 @@ class Dispatcher:
         full_page = len(keys) >= SCAN_PAGE
         if sharded:
             keys = [k for k in keys if self._mine(k)]
+        count = dict(found)
         with self._wake:
             now = time.time()
             new = 0
             busy = set(self._held.values())  # in a thread's hands here (its answer in flight)
             for key in keys:
-                if key not in self._ready and key not in busy:
+                if key in busy:  # not taken again; with a newer event, its holder carries on
+                    if count.get(key, 0) > 1:
+                        self._again.add(key)
+                elif key not in self._ready:
                     new += 1
                     self._ready[key] = now
                     self._scanned.add(key)

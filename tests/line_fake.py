@@ -66,8 +66,8 @@ class FakeLine:
         self.issued: dict[str, float] = {}  # reply token -> when LINE sent it (if tracked)
         self.token_life: float | None = None  # tokens older than this are refused
         self._lock = threading.Lock()
-        self.in_flight = 0       # requests being answered now
-        self.most_in_flight = 0  # the most answered at once
+        self.in_flight: dict[str, int] = {}       # per endpoint: requests being answered now
+        self.most_in_flight: dict[str, int] = {}  # per endpoint: the most answered at once
         self.menus: dict[str, dict] = {}       # rich menus LINE holds, by id
         self.images: dict[str, bytes] = {}     # their images
         self.default_menu: str | None = None
@@ -147,14 +147,15 @@ class FakeLine:
             headers = dict(request.headers)
             with self._lock:
                 self.received.append((path, body, headers))
-                self.in_flight += 1
-                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                self.in_flight[path] = self.in_flight.get(path, 0) + 1
+                self.most_in_flight[path] = max(self.most_in_flight.get(path, 0),
+                                                self.in_flight[path])
             try:
                 time.sleep(self.delay.get(path, 0))
                 status, answer, *extra = self.behaviour.get(path, _like_line(path))(body)
             finally:
                 with self._lock:
-                    self.in_flight -= 1
+                    self.in_flight[path] -= 1
             if 200 <= status < 300:
                 once = body.get("replyToken") if path == REPLY else \
                     headers.get("X-Line-Retry-Key") if path == PUSH else None

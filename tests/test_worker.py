@@ -76,20 +76,54 @@ def test_a_slow_messaging_api_does_not_keep_other_people_waiting(tmp_path, line_
     try:
         assert answering(proc, url), log.read_text()
         wait_children(worker.proc.pid, 2)
-        line_api.delay[REPLY] = 4.0  # long enough for every reply below to be in flight at once
         users = [LineUser(None, SECRET, user_id="U" + format(n, "x").rjust(32, "0"))
-                 for n in range(1, 25)]
+                 for n in range(1, 26)]
+        follow(url, users.pop())  # answered once the workers have loaded everything
+        line_api.wait_for(REPLY, 1, timeout=30)
+        line_api.delay[REPLY] = 4.0  # long enough for every reply below to be in flight at once
         sent = [follow(url, user) for user in users]
-        line_api.wait_for(REPLY, len(users), timeout=30)
-        assert line_api.most_in_flight >= 16  # (4 with the former 2 threads per process)
+        line_api.wait_for(REPLY, 1 + len(users), timeout=30)
+        assert line_api.most_in_flight[REPLY] >= 16  # (4 with the former 2 threads a process)
         line_api.delay[REPLY] = 0
         deadline = time.time() + 30
-        while len(line_api.delivered()) < len(users) and time.time() < deadline:
+        while len(line_api.delivered()) < 1 + len(users) and time.time() < deadline:
             time.sleep(0.05)
-        delivered = [b["replyToken"] for b in line_api.delivered()]
+        delivered = [b["replyToken"] for b in line_api.delivered()][1:]
         assert sorted(delivered) == sorted(sent)  # each answered once
         # each thread kept its connection to the API (else a TLS handshake per answer)
         assert "pool is full" not in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.stop()
+        stop(proc)
+
+
+def test_a_message_sent_while_the_last_answer_is_on_its_way_is_answered_next(tmp_path, line_api,
+                                                                             database):
+    """People often write again before the answer has come. The next message is answered
+    as soon as the slow answer is through, not at the next look at the whole inbox."""
+    env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url,
+           "DISPATCH_POLL_SECONDS": SLOW_POLL}
+    proc, url, log = start(tmp_path, env)
+    worker = Worker(server_env(env), tmp_path / "worker.log")
+    try:
+        assert answering(proc, url), log.read_text()
+        wait_children(worker.proc.pid, 2)
+        user = LineUser(None, SECRET)
+        tokens = [follow(url, user)]
+        line_api.wait_for(REPLY, 1, timeout=30)  # the workers have loaded everything
+        time.sleep(2.0)  # their first look at the inbox is over: only wake-ups remain
+        line_api.delay[REPLY] = 2.0
+        for i, text in enumerate(("自分", "つきまとい")):
+            event = user.text(text)
+            body = user.body(event)
+            assert post(url, body, sign(body, SECRET)) == 200
+            tokens.append(event["replyToken"])
+            if i == 0:
+                line_api.wait_for(REPLY, 2, timeout=10)  # its answer is on its way
+        started = time.time()
+        replies = line_api.wait_for(REPLY, 3, timeout=25)
+        assert time.time() - started < 2.0 + 5.0  # the poll would take 30 s
+        assert [b["replyToken"] for b, _ in replies] == tokens  # in order
     finally:
         worker.stop()
         stop(proc)

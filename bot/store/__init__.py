@@ -18,7 +18,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
                         func, or_, select, update)
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
@@ -33,7 +32,6 @@ from .turn import (FORGOTTEN, UNFINISHED, Contended, QueuedEvent, Turn, contende
 
 __all__ = ["Contended", "Handoff", "Handoffs", "LeaseLost", "Line", "Operator", "Operators",
            "Outbox", "QueuedEvent", "Store", "Turn", "database_url", "FORGOTTEN"]
-POOL_SPARE = 8  # pooled connections beyond the handling threads (web requests, heartbeat...)
 IDLE_PING = 5.0  # seconds idle after which a pooled connection is tested before use
 WAKE_CHANNEL = "bot_inbox"  # PostgreSQL NOTIFY channel: "<store token> <conversation key>"
 STEP_ASIDE = 0.05  # SQLite: the longest a worker's write waits for webhooks waiting to write
@@ -231,17 +229,12 @@ def _free(owner: str, now: float) -> Any:
 class Store:
     """Conversations, the inbox, and the per-conversation lease."""
 
-    def __init__(self, url: str, upgrade: bool = True, threads: int = 0):
-        """`threads`: the most threads of this process that may use the store at once
-        (handling threads, web requests): the pool keeps that many connections and more
-        for the rest (heartbeat, outbox, console), instead of opening and closing them."""
+    def __init__(self, url: str, upgrade: bool = True):
         # hide_parameters: SQLAlchemy's errors would otherwise quote the stored
-        # message in their text, and errors get logged.
-        parsed = make_url(database_url(url))
-        memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "",
-                                                                             ":memory:")
-        pool = {} if memory else {"pool_size": POOL_SPARE + threads}  # (one shared connection)
-        self.engine: Engine = create_engine(parsed, hide_parameters=True, **pool)
+        # message in their text, and errors get logged. The pool's default size is
+        # enough: however many threads a process runs, at most DISPATCH_THREADS of
+        # them turn or finish at once (`EventHandler.deciding`).
+        self.engine: Engine = create_engine(database_url(url), hide_parameters=True)
         event.listen(self.engine, "checkin", _checked_in)
         event.listen(self.engine, "checkout", _check_alive)
         if self.engine.dialect.name == "sqlite":
@@ -313,15 +306,20 @@ class Store:
     def pending_keys(self, now: float, limit: int = 50, waited: float = 0.0) -> list[str]:
         """Conversations with events due, oldest event first; with `waited`, only events
         that have been due (and received) that many seconds."""
+        return [key for key, _ in self.pending(now, limit, waited)]
+
+    def pending(self, now: float, limit: int = 50, waited: float = 0.0) -> list[tuple[str, int]]:
+        """As `pending_keys`, with the number of due events of each conversation."""
         since = now - waited
         due = [inbox.c.status.in_(UNFINISHED), inbox.c.next_try_at <= since]
         if waited:
             due.append(inbox.c.received_at <= since)
-        q = (select(inbox.c.conv_key, func.min(inbox.c.ts_ms).label("first"))
+        q = (select(inbox.c.conv_key, func.min(inbox.c.ts_ms).label("first"),
+                    func.count().label("n"))
              .where(*due)
              .group_by(inbox.c.conv_key).order_by("first").limit(limit))
         with self.engine.connect() as conn:
-            return [r.conv_key for r in conn.execute(q)]
+            return [(r.conv_key, int(r.n)) for r in conn.execute(q)]
 
     def next_event(self, key: str, now: float) -> QueuedEvent | None:
         """The conversation's earliest unfinished event, if it is due."""
@@ -358,7 +356,7 @@ class Store:
         with self.engine.connect() as conn, contextlib.ExitStack() as locks:
             if postgres:
                 conn.execution_options(isolation_level="REPEATABLE READ")
-            t = Turn(conn, key, owner, now + lease, self._upserts.__getitem__, self._forget,
+            t = Turn(conn, key, owner, lease, self._upserts.__getitem__, self._forget,
                      None if postgres else lock)
             try:
                 conn.begin()

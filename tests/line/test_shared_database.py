@@ -41,17 +41,21 @@ def test_an_answer_slower_than_the_lease_is_not_sent_again_by_another_server(mak
                                                                               line_api, caplog):
     """The lease is renewed while LINE takes its time to answer: the other server, which
     looks at the inbox five times a second, must not take the conversation and send again."""
-    apps = [make_app(DISPATCH_THREADS=1, DISPATCH_LEASE_SECONDS=1.0) for _ in range(2)]
+    apps = [make_app(DISPATCH_THREADS=1, DISPATCH_LEASE_SECONDS=1.5) for _ in range(2)]
     apps[1].extensions["bot"].start()  # the other server: polling, never nudged
     user = LineUser(apps[0].test_client(), apps[0].config["LINE_CHANNEL_SECRET"])
-    line_api.delay[REPLY] = 3.0  # three leases long
-    event = user.follow()
-    user.post(event)
+    first = user.follow()
+    user.post(first)  # answered at once: everything is loaded
     line_api.wait_for(REPLY, 1)
+    line_api.delay[REPLY] = 4.5  # three leases long
+    slow = user.text("自分")
+    user.post(slow)
+    line_api.wait_for(REPLY, 2)
     deadline = time.time() + 10
-    while not line_api.delivered() and time.time() < deadline:
+    while len(line_api.delivered()) < 2 and time.time() < deadline:
         time.sleep(0.05)
-    time.sleep(1.0)  # a second try would have come by now
-    assert [b["replyToken"] for b, _ in line_api.requests(REPLY)] == [event["replyToken"]]
+    time.sleep(1.5)  # a second try would have come by now
+    tokens = [b["replyToken"] for b, _ in line_api.requests(REPLY)]
+    assert tokens == [first["replyToken"], slow["replyToken"]]
     assert line_api.requests(PUSH) == []
     assert "lease of a conversation was lost" not in caplog.text
