@@ -5,6 +5,7 @@ Real processes over real HTTP: gunicorn in standby mode takes the webhooks,
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -41,15 +42,25 @@ def follow(url: str, user: LineUser) -> str:
     return event["replyToken"]
 
 
-def test_the_worker_answers_at_once_woken_by_the_database(tmp_path, line_api, database):
-    """No poll: SQLite's commit watch or PostgreSQL's NOTIFY wakes the worker processes."""
-    env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url,
-           "DISPATCH_POLL_SECONDS": SLOW_POLL}
+@contextlib.contextmanager
+def web_and_worker(tmp_path, env: dict[str, str]):
+    """The Procfile's web and worker processes, both up; stopped afterwards."""
     proc, url, log = start(tmp_path, env)
     worker = Worker(server_env(env), tmp_path / "worker.log")
     try:
         assert answering(proc, url), log.read_text()
         wait_children(worker.proc.pid, 2)
+        yield url, worker, log
+    finally:
+        worker.stop()
+        stop(proc)
+
+
+def test_the_worker_answers_at_once_woken_by_the_database(tmp_path, line_api, database):
+    """No poll: SQLite's commit watch or PostgreSQL's NOTIFY wakes the worker processes."""
+    env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url,
+           "DISPATCH_POLL_SECONDS": SLOW_POLL}
+    with web_and_worker(tmp_path, env) as (url, worker, log):
         time.sleep(2.0)  # the workers' first scan is over: only wake-ups remain
         users = [LineUser(None, SECRET, user_id="U" + format(n, "x") * 32) for n in range(1, 7)]
         started = time.time()
@@ -61,9 +72,6 @@ def test_the_worker_answers_at_once_woken_by_the_database(tmp_path, line_api, da
         handled = set(re.findall(r"\[(\d+)\] INFO bot.handling: event \S+ handled", worker_log))
         assert handled and handled <= set(map(str, children(worker.proc.pid))), worker_log
         assert "handled" not in log.read_text()  # the web processes only stored them
-    finally:
-        worker.stop()
-        stop(proc)
 
 
 def test_a_slow_messaging_api_does_not_keep_other_people_waiting(tmp_path, line_api, database):
@@ -71,11 +79,7 @@ def test_a_slow_messaging_api_does_not_keep_other_people_waiting(tmp_path, line_
     internet. The Procfile's worker carries many at once: with a thread or two per process,
     at a busy moment everyone would queue behind the API's answer time."""
     env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url}
-    proc, url, log = start(tmp_path, env)
-    worker = Worker(server_env(env), tmp_path / "worker.log")
-    try:
-        assert answering(proc, url), log.read_text()
-        wait_children(worker.proc.pid, 2)
+    with web_and_worker(tmp_path, env) as (url, worker, log):
         users = [LineUser(None, SECRET, user_id="U" + format(n, "x").rjust(32, "0"))
                  for n in range(1, 26)]
         follow(url, users.pop())  # answered once the workers have loaded everything
@@ -92,9 +96,6 @@ def test_a_slow_messaging_api_does_not_keep_other_people_waiting(tmp_path, line_
         assert sorted(delivered) == sorted(sent)  # each answered once
         # each thread kept its connection to the API (else a TLS handshake per answer)
         assert "pool is full" not in (tmp_path / "worker.log").read_text()
-    finally:
-        worker.stop()
-        stop(proc)
 
 
 def test_a_message_sent_while_the_last_answer_is_on_its_way_is_answered_next(tmp_path, line_api,
@@ -103,11 +104,7 @@ def test_a_message_sent_while_the_last_answer_is_on_its_way_is_answered_next(tmp
     as soon as the slow answer is through, not at the next look at the whole inbox."""
     env = {"DATABASE_URL": database, "LINE_API_BASE_URL": line_api.url,
            "DISPATCH_POLL_SECONDS": SLOW_POLL}
-    proc, url, log = start(tmp_path, env)
-    worker = Worker(server_env(env), tmp_path / "worker.log")
-    try:
-        assert answering(proc, url), log.read_text()
-        wait_children(worker.proc.pid, 2)
+    with web_and_worker(tmp_path, env) as (url, worker, log):
         user = LineUser(None, SECRET)
         tokens = [follow(url, user)]
         line_api.wait_for(REPLY, 1, timeout=30)  # the workers have loaded everything
@@ -124,9 +121,6 @@ def test_a_message_sent_while_the_last_answer_is_on_its_way_is_answered_next(tmp
         replies = line_api.wait_for(REPLY, 3, timeout=25)
         assert time.time() - started < 2.0 + 5.0  # the poll would take 30 s
         assert [b["replyToken"] for b, _ in replies] == tokens  # in order
-    finally:
-        worker.stop()
-        stop(proc)
 
 
 def test_a_killed_worker_is_replaced_and_nothing_is_lost(tmp_path, line_api):
