@@ -160,7 +160,11 @@ class Dispatcher:
             if keys is None:
                 self._next_scan = 0.0
             new = 0
+            held = set(self._held.values())
             for key in keys or ():
+                if key in held:  # its thread here carries on with it (see `_handed_on`)
+                    self._again.add(key)
+                    continue
                 new += self._ready.get(key, now + 1) > now  # not due until now
                 self._ready[key] = min(now, self._ready.get(key, now))
                 self._scanned.discard(key)
@@ -245,10 +249,13 @@ class Dispatcher:
         with self._wake:
             now = time.time()
             new = 0
-            busy = set(self._held.values())  # in a thread's hands here (its answer in flight)
+            holders: dict[str, list[str]] = {}  # in a thread's hands here (an answer in flight)
+            for o, k in self._held.items():
+                holders.setdefault(k, []).append(o)
             for key in keys:
-                if key in busy:  # not taken again; with a newer event, its holder carries on
-                    if count.get(key, 0) > 1:
+                if key in holders:  # not taken again; with a newer event, its holder carries on
+                    decided = any(self.handler.decided.get(o) == key for o in holders[key])
+                    if count.get(key, 0) > (0 if decided else 1):  # (1: its own, undecided)
                         self._again.add(key)
                 elif key not in self._ready:
                     new += 1
@@ -274,9 +281,12 @@ class Dispatcher:
                     self.store.worker_seen(name, time.time(), time.time() - 3600)
                 except Exception as exc:
                     log_failure("worker heartbeat failed", exc)
-            # Leases taken for an answer being sent (the send may outlast the lease). Not
+            # Leases taken for an answer being sent, once the send has lasted half a beat
+            # (it may outlast the lease; most end well before, and need no write). Not
             # `_held`: a thread may hold a conversation before its turn takes the lease.
-            for owner, key in list(self.handler.sending.items()):
+            for owner, (key, since) in list(self.handler.sending.items()):
+                if time.time() - since < beat / 2:
+                    continue
                 try:
                     if not self.store.renew(key, owner, self.lease, time.time()):
                         logger.warning("lease of a conversation was lost by %s", owner)
@@ -349,11 +359,19 @@ class Dispatcher:
             with self._wake:
                 self._held.pop(owner, None)
                 self._scanned.discard(key)
-                if key in self._again:  # asked to carry on after all: someone looks again
-                    self._again.discard(key)
-                    self._ready[key] = time.time()
+                self._handed_on(key)
                 if self._outbox_due or key in self._ready:
                     self._wake.notify()
+
+    def _handed_on(self, key: str) -> None:
+        """(Under `_wake`, as a thread lets go of `key`.) New events of a conversation that a
+        thread here has in hand wait in `_again` for that thread, which carries on with them
+        after its event, instead of another thread trying the conversation again and again
+        while the first one's answer is on its way. The last thread to let go of it, if it
+        did not carry on, makes it ready for anyone."""
+        if key in self._again and key not in self._held.values():
+            self._again.discard(key)
+            self._ready[key] = time.time()
 
     def _after(self, key: str, owner: str, result: Ran) -> None:
         """Remember when to look at a conversation again that could not be handled now."""

@@ -90,10 +90,14 @@ class EventHandler:
         # the channel meanwhile. More would only take turns at the GIL (and on SQLite, one
         # holding the write lock would wait for the GIL behind the others).
         self.deciding = threading.BoundedSemaphore(max(1, deciding))
-        self.sending: dict[str, str] = {}  # owner -> conversation whose answer it is sending
+        self.sending: dict[str, tuple[str, float]] = {}  # owner -> (conversation, since when)
+        # owner -> the conversation whose event its last turn decided (or finished, or
+        # resumed): that event is no longer "pending" (see `Dispatcher._scan`)
+        self.decided: dict[str, str] = {}
 
     def run(self, key: str, owner: str) -> Ran:
         """Take the conversation's next event if it is ours to take, and carry it to the person."""
+        self.decided.pop(owner, None)
         ckey = ConvKey.parse(key)
         channel = self.channels.get(ckey.channel)
         timer = None
@@ -105,9 +109,12 @@ class EventHandler:
                     ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
                 except _Poison:
                     ran, ev, outbound = self._turn(key, ckey, channel, owner, None, fallback=True)
+            if ran.kind == "handled":
+                self.decided[owner] = key
             if ev is not None and outbound is not None:
                 assert channel is not None
-                self.sending[owner] = key  # its lease is held until the outcome is recorded
+                # its lease is held until the outcome is recorded
+                self.sending[owner] = (key, time.time())
                 try:
                     retry_at = self._send(ckey, ev, channel, outbound,
                                           None if ev.forget else owner, ev.forget)

@@ -16,8 +16,8 @@ import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import (Connection, Engine, and_, bindparam, create_engine, delete, event, exists,
-                        func, or_, select, update)
+from sqlalchemy import (Connection, Engine, and_, bindparam, case, create_engine, delete, event,
+                        exists, func, or_, select, update)
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
@@ -309,13 +309,15 @@ class Store:
         return [key for key, _ in self.pending(now, limit, waited)]
 
     def pending(self, now: float, limit: int = 50, waited: float = 0.0) -> list[tuple[str, int]]:
-        """As `pending_keys`, with the number of due events of each conversation."""
+        """As `pending_keys`, with how many of each conversation's due events are not yet
+        decided (status "pending")."""
         since = now - waited
         due = [inbox.c.status.in_(UNFINISHED), inbox.c.next_try_at <= since]
         if waited:
             due.append(inbox.c.received_at <= since)
+        undecided = func.sum(case((inbox.c.status == "pending", 1), else_=0))
         q = (select(inbox.c.conv_key, func.min(inbox.c.ts_ms).label("first"),
-                    func.count().label("n"))
+                    undecided.label("n"))
              .where(*due)
              .group_by(inbox.c.conv_key).order_by("first").limit(limit))
         with self.engine.connect() as conn:

@@ -84,3 +84,28 @@ def test_a_handled_event_costs_at_most_three_commits_and_six_statements(make_app
     for statements, commits in costs:
         assert len(statements) <= MAX_STATEMENTS and commits <= MAX_COMMITS, costs
     observer.engine.dispose()
+
+
+def test_writing_again_while_the_answer_is_on_its_way_costs_no_busy_waiting(make_app, line_api,
+                                                                           database):
+    """A person often writes again before the answer has reached them. While that answer
+    waits for LINE, the second message waits for it without costing turn after turn: a
+    thread that finds the conversation in another thread's hands leaves it to that thread."""
+    app = make_app(DATABASE_URL=database, DISPATCH_THREADS=2, DISPATCH_POLL_SECONDS=600,
+                   DISPATCH_LEASE_SECONDS=600)
+    user = LineUser(app.test_client(), SECRET)
+    first = user.follow()
+    assert user.post(first).status_code == 200
+    line_api.wait_for(REPLY, 1)
+    counter = Counter(app.extensions["bot"].store.engine)
+    line_api.delay[REPLY] = 2.0
+    slow, then = user.text("自分"), user.text("つきまとい")
+    assert user.post(slow).status_code == 200
+    line_api.wait_for(REPLY, 2)  # on its way, for two seconds
+    assert user.post(then).status_code == 200  # wakes the other thread at once
+    replies = line_api.wait_for(REPLY, 3, timeout=15)
+    assert [b["replyToken"] for b, _ in replies][1:] == [slow["replyToken"], then["replyToken"]]
+    statements, _ = counter.take()
+    # Two events stored, decided and finished, and a look or two at the conversation: not
+    # a turn every few milliseconds for two seconds.
+    assert len(statements) <= 4 * MAX_STATEMENTS, statements
