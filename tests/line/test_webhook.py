@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 import uuid
 
 import pytest
 
 from bot import create_app
+from bot.channels.base import retry_key
+from bot.engine import ConvKey
 from bot.store import Turn
 
 from bot.channels.line.plain import message_text
@@ -319,3 +323,25 @@ def test_a_failing_event_is_logged_without_the_persons_words(app, user, line_api
     assert "ValueError (message withheld)" in caplog.text
     assert failed in caplog.text
     assert secret not in caplog.text
+
+
+def test_many_answers_at_once_each_keep_a_connection_to_the_api(make_app, line_api, caplog):
+    """Every worker thread may be waiting for LINE at once. Each keeps its connection open:
+    with fewer kept, each answer beyond them would open a new one (a TLS handshake with the
+    real API) and throw it away. More threads than the SDK's own default pool (5 per CPU)."""
+    threads = 5 * (os.cpu_count() or 1) + 8
+    app = make_app(WORKER_THREADS=threads, DISPATCH_THREADS=0)
+    channel = app.extensions["bot"].channels["line"]
+    line_api.delay[PUSH] = 1.0  # long enough for every push to be in flight at once
+    key = ConvKey.parse("line:U" + "1" * 32)
+    pushes = [threading.Thread(target=channel.push,
+                               args=(key, [{"type": "text", "text": "届いています"}],
+                                     retry_key("pool", i)))
+              for i in range(threads)]
+    for push in pushes:
+        push.start()
+    for push in pushes:
+        push.join(30)
+    assert line_api.most_in_flight[PUSH] == threads
+    assert len(line_api.delivered()) == threads
+    assert "pool is full" not in caplog.text
