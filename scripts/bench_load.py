@@ -39,6 +39,7 @@ class Server:
         self.log = log_dir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
+        self.worker_options: list[str] = []  # added to the Procfile's worker command
         self.url = ""
 
     def command(self, port: int) -> list[str]:
@@ -61,8 +62,8 @@ class Server:
     def start_worker(self) -> None:
         """Start the Procfile's worker (the bot only); wait until its processes run."""
         with open(self.log, "a") as out:
-            self.worker = subprocess.Popen(worker_command(), cwd=ROOT, env=self.env,
-                                           stdout=out, stderr=out)
+            self.worker = subprocess.Popen(worker_command() + self.worker_options, cwd=ROOT,
+                                           env=self.env, stdout=out, stderr=out)
         deadline = time.time() + 60
         while len(children(self.worker.pid)) < worker_processes() and time.time() < deadline:
             time.sleep(0.1)
