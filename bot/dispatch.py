@@ -61,6 +61,9 @@ from .store import Store
 logger = logging.getLogger(__name__)
 HELD_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # a conversation another worker holds: look again
 SCAN_PAGE = 500  # conversations one scan of the inbox makes ready
+# While worker processes share the conversations (`Dispatcher.shard`), a scan takes a
+# sibling's only once its earliest due event has waited this long (a stuck sibling).
+SIBLING_AFTER = 30.0
 MODES = ("all", "worker", "standby")
 
 
@@ -91,11 +94,11 @@ class Dispatcher:
             raise ValueError(f"dispatcher mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.mode, self.standby_after, self.watch = mode, standby_after, watch
         self._warned_standby = 0.0
-        # (i, n): this is worker process i of n on this machine. Each takes the wake-ups of
-        # its share of conversations (by a hash of the key), so that n processes do not all
-        # race for every event; the poll's scans still take any conversation. None: all.
-        # The supervisor (`cli/work.py`) sets it only while all n workers are up.
-        self.shard: tuple[int, int] | None = None
+        # (i, n): this is worker process i of n on this machine. Each takes the wake-ups and
+        # the scans' finds of its share of conversations (by a hash of the key), so that n
+        # processes do not all race for every event (see `_scan`). None: all. The
+        # supervisor (`cli/work.py`) sets it only while all n workers are up.
+        self._shard: tuple[int, int] | None = None
         self._scan_asked = False            # a sharded scan is wanted (the SQLite watch)
         self._wake = threading.Condition()
         self._stopping = threading.Event()
@@ -111,6 +114,20 @@ class Dispatcher:
         self._scanned: set[str] = set()     # ready because a scan found them, not a nudge
         self._outbox_due = False
         self._idle = 0                      # workers waiting for work
+
+    @property
+    def shard(self) -> tuple[int, int] | None:
+        return self._shard
+
+    @shard.setter
+    def shard(self, shard: tuple[int, int] | None) -> None:
+        """Take a share (or, with None, everything). Conversations that an earlier scan made
+        ready here and that are now a sibling's are left to it (its own scans find them)."""
+        with self._wake:
+            self._shard = shard
+            for key in [k for k in self._scanned if k in self._ready and not self._mine(k)]:
+                del self._ready[key]
+                self._scanned.discard(key)
 
     # -- life cycle ------------------------------------------------------------
 
@@ -228,14 +245,16 @@ class Dispatcher:
         """Look at the whole inbox: every conversation with due events becomes ready for
         all workers (one a thread here has in hand stays with that thread, which carries
         on if it has newer events); then the outbox. The safety net for wake-ups that
-        never came.
-        `sharded`: only this process's share of conversations (see `shard`)."""
+        never came. While processes share the conversations (`shard`), only this
+        process's share, and a sibling's that has waited `SIBLING_AFTER` seconds.
+        `sharded`: only this process's share, however long it waited (the SQLite watch's
+        scans, after nearly every commit)."""
         if self.engine() is None:  # broken content at start-up: keep events until it is fixed
             return
         self._chores()
         waited = self.standby_after if self.mode == "standby" else 0.0
         found = self.store.pending(time.time(), limit=SCAN_PAGE, waited=waited)
-        keys = [key for key, _ in found]
+        keys = [due.key for due in found]
         if keys and waited and self.store.workers_seen_since(time.time() - waited):
             keys = []  # a worker runs, and is behind: acknowledging keeps the CPU
         if keys and waited and time.time() - self._warned_standby > 60:
@@ -243,9 +262,14 @@ class Dispatcher:
             logger.warning("events have waited over %.0f s for a worker process; handling them "
                            "here (is the Procfile's worker running?)", waited)
         full_page = len(keys) >= SCAN_PAGE
-        if sharded:
-            keys = [k for k in keys if self._mine(k)]
-        count = dict(found)
+        if self.shard is not None:
+            # A sibling process finds its share itself. Taken here too, each event of a
+            # backlog was decided by both, one of them in vain (its write refused): the CPU
+            # an event cost doubled just when events came faster than they were handled.
+            late = time.time() - SIBLING_AFTER
+            keys = [due.key for due in found
+                    if self._mine(due.key) or (not sharded and due.since <= late)]
+        count = {due.key: due.undecided for due in found}
         with self._wake:
             now = time.time()
             new = 0

@@ -195,6 +195,93 @@ def test_worker_shares_split_the_conversations_between_processes(make_app):
     assert all(dispatcher._mine(k) for k in keys)
 
 
+def backlog(store, people: range, received: float) -> list[str]:
+    """A message from each of `people` waiting in the inbox (as when the workers were
+    down), received at `received`; their reply tokens."""
+    from .store.test_store import queued
+
+    events = []
+    for n in people:
+        ev = queued(f"E{n}", key=f"line:U{n:032x}")
+        ev.delivery = {"reply_token": f"token-{n}"}
+        events.append(ev)
+    store.enqueue(events, now=received)
+    return [f"token-{n}" for n in people]
+
+
+def counting_decisions(app) -> list[str]:
+    """The conversations this app's engine decided for, one entry per decision."""
+    engine = app.extensions["bot"].dispatcher.handler.engine()
+    decided, handle = [], engine.handle
+
+    def counted(conv, inbound, view):
+        decided.append(view)
+        return handle(conv, inbound, view)
+
+    engine.handle = counted
+    return decided
+
+
+def test_sharing_processes_answer_a_backlog_deciding_each_message_once(make_app, line_api,
+                                                                       database):
+    """Two worker processes found the same backlog in their scans and both decided every
+    message: one answer went out, the other decision was refused at its write, and the
+    CPU each message cost doubled just when it was scarcest. Sharing the conversations,
+    each process takes its own share of what its scans find."""
+    apps = [make_app(DATABASE_URL=database) for _ in range(2)]
+    tokens = backlog(apps[0].extensions["bot"].store, range(40), time.time())
+    decided = [counting_decisions(app) for app in apps]
+    for index, app in enumerate(apps):
+        dispatcher = app.extensions["bot"].dispatcher
+        dispatcher.mode = "worker"
+        dispatcher.shard = (index, 2)
+        dispatcher.start()
+    line_api.wait_for(REPLY, len(tokens), timeout=30)
+    time.sleep(0.5)  # (a second answer to anyone would have come by now)
+    replied = [b["replyToken"] for b, _ in line_api.requests(REPLY)]
+    assert sorted(replied) == sorted(tokens)  # everyone answered, once
+    assert len(decided[0]) + len(decided[1]) == len(tokens)  # and each message decided once
+    assert decided[0] and decided[1]  # both processes worked
+
+
+def test_a_sibling_process_that_is_stuck_is_covered_after_a_while(make_app, line_api):
+    """A process takes the conversations of another process's share that have waited
+    SIBLING_AFTER seconds: a sibling stuck while alive delays its people, never loses them.
+    Fresh ones are left to the sibling."""
+    from bot.dispatch import SIBLING_AFTER
+
+    app = make_app()
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.mode = "worker"
+    dispatcher.shard = (0, 2)
+    store = app.extensions["bot"].store
+    old = backlog(store, range(6), time.time() - SIBLING_AFTER - 5)
+    fresh = backlog(store, range(100, 120), time.time())
+    dispatcher.start()
+    line_api.wait_for(REPLY, len(old), timeout=30)
+    time.sleep(1.0)  # five polls
+    replied = {b["replyToken"] for b, _ in line_api.requests(REPLY)}
+    assert set(old) <= replied  # all of them, the sibling's share too
+    mine = {f"token-{n}" for n in range(100, 120) if dispatcher._mine(f"line:U{n:032x}")}
+    assert 0 < len(mine) < 20
+    assert replied - set(old) == mine  # of the fresh ones, its own share only
+
+
+def test_taking_a_share_leaves_the_siblings_conversations_to_it(make_app):
+    """Before all the processes are up, each one's scan finds every conversation; once
+    they share, a sibling's are dropped here (its own scan finds them), not raced for."""
+    app = make_app()
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.mode = "worker"
+    backlog(app.extensions["bot"].store, range(30), time.time())
+    dispatcher._scan()
+    everyone = set(dispatcher._ready)
+    assert len(everyone) == 30
+    dispatcher.shard = (1, 2)
+    assert set(dispatcher._ready) == {k for k in everyone if dispatcher._mine(k)}
+    assert 0 < len(dispatcher._ready) < 30
+
+
 def test_a_worker_without_the_line_channel_refuses_to_start(make_app):
     """Configured apart from the web process and missing the credentials, it would mark
     every LINE event failed, unanswered, while saying it is alive."""

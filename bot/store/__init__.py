@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from sqlalchemy import (Connection, Engine, and_, bindparam, case, create_engine, delete, event,
                         exists, func, or_, select, update)
@@ -172,6 +172,14 @@ _INBOX_ROW = ("event_id", "conv_key", "ts_ms", "received_at", "status", "inbound
               "delivery", "attempts", "next_try_at")
 
 
+class Due(NamedTuple):
+    """A conversation with events due (see `Store.pending`)."""
+
+    key: str
+    undecided: int  # its due events not yet decided (status "pending")
+    since: float    # since when the first of them has been due (received, or its retry due)
+
+
 class LeaseLost(Exception):
     """This worker no longer holds the conversation's lease: another one carries on."""
 
@@ -306,22 +314,25 @@ class Store:
     def pending_keys(self, now: float, limit: int = 50, waited: float = 0.0) -> list[str]:
         """Conversations with events due, oldest event first; with `waited`, only events
         that have been due (and received) that many seconds."""
-        return [key for key, _ in self.pending(now, limit, waited)]
+        return [due.key for due in self.pending(now, limit, waited)]
 
-    def pending(self, now: float, limit: int = 50, waited: float = 0.0) -> list[tuple[str, int]]:
+    def pending(self, now: float, limit: int = 50, waited: float = 0.0) -> list[Due]:
         """As `pending_keys`, with how many of each conversation's due events are not yet
-        decided (status "pending")."""
+        decided (status "pending"), and since when the first of them has been due
+        (received, or its retry due)."""
         since = now - waited
         due = [inbox.c.status.in_(UNFINISHED), inbox.c.next_try_at <= since]
         if waited:
             due.append(inbox.c.received_at <= since)
         undecided = func.sum(case((inbox.c.status == "pending", 1), else_=0))
+        became_due = case((inbox.c.next_try_at > inbox.c.received_at, inbox.c.next_try_at),
+                          else_=inbox.c.received_at)
         q = (select(inbox.c.conv_key, func.min(inbox.c.ts_ms).label("first"),
-                    undecided.label("n"))
+                    undecided.label("n"), func.min(became_due).label("since"))
              .where(*due)
              .group_by(inbox.c.conv_key).order_by("first").limit(limit))
         with self.engine.connect() as conn:
-            return [(r.conv_key, int(r.n)) for r in conn.execute(q)]
+            return [Due(r.conv_key, int(r.n), r.since) for r in conn.execute(q)]
 
     def next_event(self, key: str, now: float) -> QueuedEvent | None:
         """The conversation's earliest unfinished event, if it is due."""
@@ -338,7 +349,8 @@ class Store:
     @contextlib.contextmanager
     def turn(self, key: str, owner: str, lease: float, now: float,
              reorder: float = 0.0) -> Iterator[Turn]:
-        """A turn at the conversation (see `turn.py`); rolled back unless its write committed.
+        """A turn at the conversation (see `turn.py`); rolled back if it began to write and
+        did not commit.
 
         Raises Contended if another transaction changed what it read first.
         """
@@ -360,17 +372,25 @@ class Store:
                 conn.execution_options(isolation_level="REPEATABLE READ")
             t = Turn(conn, key, owner, lease, self._upserts.__getitem__, self._forget,
                      None if postgres else lock)
+            clean = False
             try:
                 conn.begin()
                 read(t, now, reorder)
                 yield t
+                clean = True
             except Exception as exc:
                 if contended(exc):
                     raise Contended(key) from exc
                 raise
             finally:
                 if not t.committed:
-                    conn.rollback()
+                    # A turn that only read (found nothing to do) ends with COMMIT: at every
+                    # ROLLBACK psycopg drops all the statements prepared on the connection,
+                    # and PostgreSQL would parse and plan the turn's read again and again.
+                    if clean and not t.locked:
+                        conn.commit()
+                    else:
+                        conn.rollback()
 
     def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,

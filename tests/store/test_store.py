@@ -420,3 +420,22 @@ def test_a_deletion_being_confirmed_is_not_taken_up_by_another_worker(database):
     with store.engine.connect() as conn:
         assert conn.execute(select(conversations)).all() == []
     assert store.finished("E1") and store.pending_keys(time.time()) == []
+
+
+def test_turns_that_find_nothing_keep_the_connections_prepared_statements(database):
+    """psycopg drops every statement prepared on a connection at each ROLLBACK. Turns that
+    found nothing to do ended that way, so PostgreSQL parsed and planned the turn's read
+    (a join of four tables) for nearly every event. They end with COMMIT now."""
+    if not database.startswith("postgresql"):
+        pytest.skip("SQLite prepares nothing across statements")
+    from sqlalchemy import text
+
+    store = Store(database)
+    store.enqueue([queued("E1")])
+    for _ in range(8):  # psycopg prepares a statement at its fifth use on a connection
+        with store.turn("line:U2", "w1", 30.0, time.time()) as t:  # nothing of theirs
+            assert t.event is None
+    assert store.engine.pool.checkedin() == 1  # one connection served every turn
+    with store.engine.connect() as conn:
+        prepared = conn.execute(text("SELECT statement FROM pg_prepared_statements")).scalars()
+        assert any("FROM inbox" in s and "conv_key" in s for s in prepared)
