@@ -62,7 +62,7 @@ logger = logging.getLogger(__name__)
 HELD_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # a conversation another worker holds: look again
 SCAN_PAGE = 500  # conversations one scan of the inbox makes ready
 # While worker processes share the conversations (`Dispatcher.shard`), a scan takes a
-# sibling's only once its earliest due event has waited this long (a stuck sibling).
+# sibling's only once it has been due this long, and this process keeps up (`_share_of`).
 SIBLING_AFTER = 30.0
 MODES = ("all", "worker", "standby")
 
@@ -209,6 +209,7 @@ class Dispatcher:
             key = due[0] if due else None
             if key is not None:
                 del self._ready[key]
+                self._held[owner] = key  # at once: a scan meanwhile must not make it ready again
                 if len(due) > 1:  # more is due: pass the wake-up on (it may have been used up
                     self._wake.notify()  # by a thread whose wait timed out meanwhile)
             full = now >= self._next_scan or self._rescan
@@ -245,15 +246,17 @@ class Dispatcher:
         """Look at the whole inbox: every conversation with due events becomes ready for
         all workers (one a thread here has in hand stays with that thread, which carries
         on if it has newer events); then the outbox. The safety net for wake-ups that
-        never came. While processes share the conversations (`shard`), only this
-        process's share, and a sibling's that has waited `SIBLING_AFTER` seconds.
+        never came. While processes share the conversations (`shard`), mostly only this
+        process's share (see `_share_of`).
         `sharded`: only this process's share, however long it waited (the SQLite watch's
         scans, after nearly every commit)."""
         if self.engine() is None:  # broken content at start-up: keep events until it is fixed
             return
         self._chores()
         waited = self.standby_after if self.mode == "standby" else 0.0
-        found = self.store.pending(time.time(), limit=SCAN_PAGE, waited=waited)
+        shard = self.shard
+        page = SCAN_PAGE * (shard[1] if shard else 1)  # about SCAN_PAGE of this one's share
+        found = self.store.pending(time.time(), limit=page, waited=waited)
         keys = [due.key for due in found]
         if keys and waited and self.store.workers_seen_since(time.time() - waited):
             keys = []  # a worker runs, and is behind: acknowledging keeps the CPU
@@ -261,21 +264,17 @@ class Dispatcher:
             self._warned_standby = time.time()
             logger.warning("events have waited over %.0f s for a worker process; handling them "
                            "here (is the Procfile's worker running?)", waited)
-        full_page = len(keys) >= SCAN_PAGE
-        if self.shard is not None:
-            # A sibling process finds its share itself. Taken here too, each event of a
-            # backlog was decided by both, one of them in vain (its write refused): the CPU
-            # an event cost doubled just when events came faster than they were handled.
-            late = time.time() - SIBLING_AFTER
-            keys = [due.key for due in found
-                    if self._mine(due.key) or (not sharded and due.since <= late)]
+        full_page = len(keys) >= page
         count = {due.key: due.undecided for due in found}
+        since = {due.key: due.since for due in found}
         with self._wake:
             now = time.time()
             new = 0
             holders: dict[str, list[str]] = {}  # in a thread's hands here (an answer in flight)
             for o, k in self._held.items():
                 holders.setdefault(k, []).append(o)
+            if self._shard is not None:  # (read under the lock: its setter takes it too)
+                keys = self._share_of(keys, since, sharded, holders)
             for key in keys:
                 if key in holders:  # not taken again; with a newer event, its holder carries on
                     decided = any(self.handler.decided.get(o) == key for o in holders[key])
@@ -291,6 +290,20 @@ class Dispatcher:
         # poll's scans (or this process's own decisions, `_outbox_due`) instead.
         if self.outbox is not None and not sharded:
             self.outbox.run_once()
+
+    def _share_of(self, keys: list[str], since: dict[str, float], sharded: bool,
+                  holders: dict[str, list[str]]) -> list[str]:
+        """(Under `_wake`, while processes share the conversations.) Which of a scan's finds
+        this process takes: its own share, and those a thread here has in hand. A sibling's
+        too only when this is a full scan, this process keeps up with its own share (none
+        has been due `SIBLING_AFTER` seconds) and the sibling's has been due that long:
+        the sibling is stuck, or far behind. Were every process to take every find, in a
+        backlog both would decide nearly every event, one in vain (its write refused): the
+        CPU an event costs doubled just when events come faster than they are handled."""
+        late = time.time() - SIBLING_AFTER
+        own = {k for k in keys if self._mine(k)}
+        helping = not sharded and not any(since[k] <= late for k in own)
+        return [k for k in keys if k in own or k in holders or (helping and since[k] <= late)]
 
     def _heartbeat(self) -> None:
         """Renew the leases this process holds, so a long call never lets another worker in;
@@ -360,12 +373,12 @@ class Dispatcher:
 
     def run_conversation(self, key: str, owner: str) -> bool:
         """Handle the conversation's due events in turn while it is ours; True if any ran."""
-        if self.engine() is None:
-            return False
         ran = False
         with self._wake:
             self._held[owner] = key
         try:
+            if self.engine() is None:
+                return False
             while not (self._stopping.is_set() and owner != "inline"):
                 result = self.handler.run(key, owner)
                 self._outbox_due = self._outbox_due or result.outbox

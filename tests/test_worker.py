@@ -257,14 +257,29 @@ def test_a_sibling_process_that_is_stuck_is_covered_after_a_while(make_app, line
     store = app.extensions["bot"].store
     old = backlog(store, range(6), time.time() - SIBLING_AFTER - 5)
     fresh = backlog(store, range(100, 120), time.time())
+    mine = {f"token-{n}" for n in range(100, 120) if dispatcher._mine(f"line:U{n:032x}")}
+    assert 0 < len(mine) < len(fresh)
+    assert any(not dispatcher._mine(f"line:U{n:032x}") for n in range(6))  # a sibling's too
     dispatcher.start()
-    line_api.wait_for(REPLY, len(old), timeout=30)
-    time.sleep(1.0)  # five polls
+    line_api.wait_for(REPLY, len(old) + len(mine), timeout=30)
+    time.sleep(1.0)  # five polls more
     replied = {b["replyToken"] for b, _ in line_api.requests(REPLY)}
     assert set(old) <= replied  # all of them, the sibling's share too
-    mine = {f"token-{n}" for n in range(100, 120) if dispatcher._mine(f"line:U{n:032x}")}
-    assert 0 < len(mine) < 20
     assert replied - set(old) == mine  # of the fresh ones, its own share only
+
+
+def test_processes_that_are_both_behind_do_not_race_for_old_messages(make_app, line_api):
+    """Long behind (a surge, or the workers down for a while), both processes' shares have
+    waited SIBLING_AFTER: each keeps to its own rather than deciding the other's too."""
+    from bot.dispatch import SIBLING_AFTER
+
+    app = make_app()
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.mode = "worker"
+    dispatcher.shard = (0, 2)
+    backlog(app.extensions["bot"].store, range(30), time.time() - SIBLING_AFTER - 5)
+    dispatcher._scan()
+    assert dispatcher._ready and all(dispatcher._mine(k) for k in dispatcher._ready)
 
 
 def test_taking_a_share_leaves_the_siblings_conversations_to_it(make_app):
