@@ -62,8 +62,9 @@ logger = logging.getLogger(__name__)
 HELD_RETRY = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6)  # a conversation another worker holds: look again
 SCAN_PAGE = 500  # conversations one scan of the inbox makes ready
 # While worker processes share the conversations (`Dispatcher.shard`), a scan takes a
-# sibling's only once it has been due this long, and this process keeps up (`_share_of`).
-SIBLING_AFTER = 30.0
+# sibling's once it has been due this long and this process keeps up with its own; or
+# once it has been due SIBLING_LATEST, whatever this process's own (see `_share_of`).
+SIBLING_AFTER, SIBLING_LATEST = 30.0, 120.0
 MODES = ("all", "worker", "standby")
 
 
@@ -294,16 +295,23 @@ class Dispatcher:
     def _share_of(self, keys: list[str], since: dict[str, float], sharded: bool,
                   holders: dict[str, list[str]]) -> list[str]:
         """(Under `_wake`, while processes share the conversations.) Which of a scan's finds
-        this process takes: its own share, and those a thread here has in hand. A sibling's
-        too only when this is a full scan, this process keeps up with its own share (none
-        has been due `SIBLING_AFTER` seconds) and the sibling's has been due that long:
-        the sibling is stuck, or far behind. Were every process to take every find, in a
-        backlog both would decide nearly every event, one in vain (its write refused): the
-        CPU an event costs doubled just when events come faster than they are handled."""
-        late = time.time() - SIBLING_AFTER
+        this process takes: its own share, and those a thread here has in hand. In a full
+        scan, a sibling's too once it has been due `SIBLING_AFTER` seconds while this
+        process keeps up with its own share (none has been due that long): the sibling is
+        stuck, or far behind. And whatever this process's own, once it has been due
+        `SIBLING_LATEST`: a sibling stuck while alive (no one else steps in: it still says
+        it is alive) must not leave its people waiting for as long as one of this
+        process's conversations looks late (waiting for a retry of its first answer, say).
+        Were every process to take every find, in a backlog both would decide nearly
+        every event, one in vain (its write refused): the CPU an event costs doubled just
+        when events come faster than they are handled."""
+        now = time.time()
+        late, latest = now - SIBLING_AFTER, now - SIBLING_LATEST
         own = {k for k in keys if self._mine(k)}
-        helping = not sharded and not any(since[k] <= late for k in own)
-        return [k for k in keys if k in own or k in holders or (helping and since[k] <= late)]
+        if sharded:
+            return [k for k in keys if k in own or k in holders]
+        limit = latest if any(since[k] <= late for k in own) else late
+        return [k for k in keys if k in own or k in holders or since[k] <= limit]
 
     def _heartbeat(self) -> None:
         """Renew the leases this process holds, so a long call never lets another worker in;

@@ -245,9 +245,9 @@ def test_sharing_processes_answer_a_backlog_deciding_each_message_once(make_app,
 
 
 def test_a_sibling_process_that_is_stuck_is_covered_after_a_while(make_app, line_api):
-    """A process takes the conversations of another process's share that have waited
-    SIBLING_AFTER seconds: a sibling stuck while alive delays its people, never loses them.
-    Fresh ones are left to the sibling."""
+    """A process that keeps up with its own share takes the conversations of another
+    process's share that have waited SIBLING_AFTER seconds: a sibling stuck while alive
+    delays its people, not for ever. Fresh ones are left to the sibling."""
     from bot.dispatch import SIBLING_AFTER
 
     app = make_app()
@@ -280,6 +280,27 @@ def test_processes_that_are_both_behind_do_not_race_for_old_messages(make_app, l
     backlog(app.extensions["bot"].store, range(30), time.time() - SIBLING_AFTER - 5)
     dispatcher._scan()
     assert dispatcher._ready and all(dispatcher._mine(k) for k in dispatcher._ready)
+
+
+def test_a_stuck_siblings_people_wait_two_minutes_at_most(make_app):
+    """Even while this process's own share looks late (one of its people waits for the
+    retry of an answer, say), a sibling's conversation due for SIBLING_LATEST is taken:
+    a sibling stuck while alive says it is alive, so no one else would step in."""
+    from bot.dispatch import SIBLING_AFTER, SIBLING_LATEST
+
+    app = make_app()
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.mode = "worker"
+    dispatcher.shard = (0, 2)
+    store = app.extensions["bot"].store
+    key = lambda n: f"line:U{n:032x}"  # noqa: E731
+    backlog(store, range(10), time.time() - SIBLING_AFTER - 5)         # late, both shares
+    backlog(store, range(100, 110), time.time() - SIBLING_LATEST - 5)  # very late, both
+    dispatcher._scan()
+    mine = {key(n) for n in [*range(10), *range(100, 110)] if dispatcher._mine(key(n))}
+    very_late_siblings = {key(n) for n in range(100, 110) if not dispatcher._mine(key(n))}
+    assert mine and very_late_siblings
+    assert set(dispatcher._ready) == mine | very_late_siblings
 
 
 def test_taking_a_share_leaves_the_siblings_conversations_to_it(make_app):
