@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 from .line_fake import PUSH, REPLY, LineUser, sign
@@ -326,3 +327,54 @@ def test_a_worker_without_the_line_channel_refuses_to_start(make_app):
     assert result.exit_code == 2
     assert "LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN must be set" in result.output
     assert app.extensions["bot"].started is False
+
+
+SUPERVISOR = """
+import logging, sys, time, types
+from bot.cli import work
+
+logging.basicConfig(level=logging.INFO)
+
+
+class Services:  # only what `run` and `supervise` touch
+    dispatcher = types.SimpleNamespace(mode=None, shard=None, threads=1)
+    store = types.SimpleNamespace(engine=types.SimpleNamespace(dispose=lambda: None))
+
+    def warm(self): pass
+    def start(self): pass
+    def stop(self): pass
+
+
+real_run = work.run
+
+
+def slow_start(services, shard=None, ready=None):  # a worker still importing, say
+    time.sleep(2.0)
+    return real_run(services, shard, ready)
+
+
+work.run = slow_start
+sys.exit(work.supervise(Services(), 2))
+"""
+
+
+def test_a_worker_told_to_take_all_while_it_starts_is_not_killed(tmp_path):
+    """When a worker dies, the supervisor tells the others to take every wake-up (SIGUSR1).
+    A replacement just forked, before it has set its handler, was killed by that signal
+    (its default action), and then replaced again. The signal now waits until it can be
+    handled."""
+    log = tmp_path / "supervisor.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR], stdout=out, stderr=out,
+                                cwd=os.path.dirname(os.path.dirname(__file__)))
+    try:
+        first = wait_children(proc.pid, 2, timeout=10)
+        for pid in first:  # within the 2 s each takes to start
+            os.kill(pid, signal.SIGUSR1)
+        time.sleep(3.0)
+        assert sorted(children(proc.pid)) == sorted(first), log.read_text()
+        assert "exited" not in log.read_text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0, log.read_text()

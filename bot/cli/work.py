@@ -113,7 +113,9 @@ def supervise(services: Any, processes: int) -> int:
 
     def spawn(index: int) -> None:
         # Stop signals wait until the child is in `children`, so each reaches every child.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)
+        # In the child, SHARE and TAKE_ALL wait until `run` has set their handlers: by
+        # default either signal would kill it (TAKE_ALL comes whenever a sibling dies).
+        signal.pthread_sigmask(signal.SIG_BLOCK, (*STOPS, SHARE, TAKE_ALL))
         try:
             pid = os.fork()
             if pid == 0:  # the worker
@@ -126,7 +128,7 @@ def supervise(services: Any, processes: int) -> int:
                     os._exit(code)
             children[pid] = (index, time.monotonic())
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPS)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, (*STOPS, SHARE, TAKE_ALL))
 
     for sig in STOPS:
         signal.signal(sig, on_stop)
