@@ -246,15 +246,19 @@ class Run:
     def add(self, row: str, column: str, value: float, digits: int = 0) -> None:
         self.results.add(self.kind, row, column, value, digits)
 
-    def start(self) -> None:
+    def baseline_table(self) -> None:
+        """Create the INSERT baseline's table, before two of its workers race to."""
         from bench_baseline import bench_acks, meta
         from sqlalchemy import create_engine
 
         from bot.store import database_url
 
         engine = create_engine(database_url(self.database))
-        meta.create_all(engine, tables=[bench_acks])  # before two workers race to
+        meta.create_all(engine, tables=[bench_acks])
         engine.dispose()
+
+    def start(self) -> None:
+        self.baseline_table()
         self.servers["bot"].start()  # first: its master migrates the database
         self.servers["bot"].wait_ready()
         for name in ("bare", "insert"):

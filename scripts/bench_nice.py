@@ -35,11 +35,6 @@ CONCURRENCY = 50
 
 def rounds(kind: str, args: argparse.Namespace) -> dict[int, list[tuple[float, float]]]:
     """Per nice value, (acks/s ÷ the baseline's, p99 ms) of each round."""
-    from bench_baseline import bench_acks, meta
-    from sqlalchemy import create_engine
-
-    from bot.store import database_url
-
     results, api, events = Results(), Api(), Events()
     found: dict[int, list[tuple[float, float]]] = {n: [] for n in args.nice}
     with tempfile.TemporaryDirectory(prefix="bench-nice-") as work:
@@ -49,9 +44,7 @@ def rounds(kind: str, args: argparse.Namespace) -> dict[int, list[tuple[float, f
             api.start()
             run = Run(kind, args, results, dbs, api, events)
             bot, insert = run.servers["bot"], run.servers["insert"]
-            engine = create_engine(database_url(run.database))
-            meta.create_all(engine, tables=[bench_acks])
-            engine.dispose()
+            run.baseline_table()
             for server in (bot, insert):
                 server.start()
                 server.wait_ready()

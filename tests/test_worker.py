@@ -210,8 +210,8 @@ def backlog(store, people: range, received: float) -> list[str]:
     return [f"token-{n}" for n in people]
 
 
-def counting_decisions(app) -> list[str]:
-    """The conversations this app's engine decided for, one entry per decision."""
+def counting_decisions(app) -> list:
+    """What this app's engine was asked to decide (the desk's view), one entry per decision."""
     engine = app.extensions["bot"].dispatcher.handler.engine()
     decided, handle = [], engine.handle
 
