@@ -26,14 +26,17 @@ class Alarm:
     """One call, as `threading.Timer` has it: `start()` arms it, `cancel()` means it is not made
     (unless it is already being made)."""
 
-    __slots__ = ("owner", "seconds", "fn", "args", "cancelled")
+    __slots__ = ("owner", "seconds", "fn", "args", "cancelled", "armed")
 
     def __init__(self, owner: Alarms, seconds: float, fn: Callable[..., Any], args: tuple):
         self.owner, self.seconds, self.fn, self.args = owner, seconds, fn, args
-        self.cancelled = False
+        self.cancelled = self.armed = False
 
     def start(self) -> None:
-        self.owner._arm(self)
+        """Arm it; once only (a turn run again after its group failed starts it again)."""
+        if not self.armed:
+            self.armed = True
+            self.owner._arm(self)
 
     def cancel(self) -> None:
         self.cancelled = True

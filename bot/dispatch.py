@@ -27,7 +27,9 @@ Threads: each carries one conversation's event at a time, the wait for the
 channel's answer included, so a worker process runs many (`WORKER_THREADS`):
 one slow call to LINE then holds back one person, not everyone behind them. Only
 a few decide at once (`EventHandler.deciding`, `DISPATCH_THREADS`), since more
-would only take turns at the GIL.
+would only take turns at the GIL; the threads waiting for them hand over their
+turns and finishes, which the next one in commits together (`slots.py`: under
+load, a few commits for many events).
 
 Modes (`mode`):
 

@@ -9,7 +9,6 @@ unknown outcome is resolved.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from .alarms import Alarm, Alarms
 from .channels.base import Channel, Delivery, SendError, inbound_from
 from .engine import ConvKey, Engine, Inbound, Reply, Text
 from .engine.handoff import DELETE
+from .slots import Slots
 from .store import Contended, Handoff, LeaseLost, QueuedEvent, Store, Turn
 from .store.turn import contended
 
@@ -88,8 +88,11 @@ class EventHandler:
         self.alarms = Alarms("loading")  # the loading animation of slow answers
         # Threads that may use the CPU and the database at once; any number may wait for
         # the channel meanwhile. More would only take turns at the GIL (and on SQLite, one
-        # holding the write lock would wait for the GIL behind the others).
-        self.deciding = threading.BoundedSemaphore(max(1, deciding))
+        # holding the write lock would wait for the GIL behind the others). Those that
+        # wait hand their turns and finishes to the next one in, which commits them
+        # together (see `slots.py`).
+        self.deciding = Slots(deciding)
+        self._turns_together = (lambda: store.together(turns=True)) if store.groups_turns else None
         self.sending: dict[str, tuple[str, float]] = {}  # owner -> (conversation, since when)
         # owner -> the conversation whose event its last turn decided (or finished, or
         # resumed): that event is no longer "pending" (see `Dispatcher._scan`)
@@ -104,11 +107,9 @@ class EventHandler:
         if channel is not None:
             timer = self.alarms.timer(self.loading_after, self._loading, channel, ckey)
         try:
-            with self.deciding:
-                try:
-                    ran, ev, outbound = self._turn(key, ckey, channel, owner, timer)
-                except _Poison:
-                    ran, ev, outbound = self._turn(key, ckey, channel, owner, None, fallback=True)
+            ran, ev, outbound = self.deciding.run(
+                "turn", lambda conn: self._turn_or_fallback(key, ckey, channel, owner, timer, conn),
+                self._turns_together)
             if ran.kind == "handled":
                 self.decided[owner] = key
             if ev is not None and outbound is not None:
@@ -137,12 +138,26 @@ class EventHandler:
             if timer is not None:
                 timer.cancel()
 
+    def _turn_or_fallback(self, key: str, ckey: ConvKey, channel: Channel | None, owner: str,
+                          timer: Alarm | None, conn: Any) -> tuple[Ran, QueuedEvent | None, Any]:
+        """A turn (`conn`: one of a group's); if the event cannot be decided, alone, a turn
+        that answers it with the fallback. In a group it fails the group instead, which
+        runs each turn again alone."""
+        try:
+            return self._turn(key, ckey, channel, owner, timer, conn=conn)
+        except _Poison:
+            if conn is not None:
+                raise
+            return self._turn(key, ckey, channel, owner, None, fallback=True)
+
     def _turn(self, key: str, ckey: ConvKey, channel: Channel | None, owner: str,
-              timer: Alarm | None, fallback: bool = False
+              timer: Alarm | None, fallback: bool = False, conn: Any = None
               ) -> tuple[Ran, QueuedEvent | None, Any]:
-        """One turn: decide (or resume) and commit; return the event and what to send, if any."""
+        """One turn: decide (or resume) and commit (or, with `conn`, leave the commit to the
+        group); return the event and what to send, if any."""
         now = time.time()
-        with self.store.turn(key, owner, self.lease, now, 0.0 if fallback else self.reorder) as t:
+        with self.store.turn(key, owner, self.lease, now, 0.0 if fallback else self.reorder,
+                             group=conn) as t:
             ev = t.event
             if ev is None:
                 return Ran("held" if t.held else "wait" if t.wait_until else "idle",
@@ -183,7 +198,9 @@ class EventHandler:
         except Exception as exc:
             if transient(exc) or contended(exc):
                 raise
-            log_failure(f"event {ev.event_id} cannot be handled; answering with the fallback", exc)
+            if not t.grouped:  # (in a group: said when the turn runs again alone)
+                log_failure(f"event {ev.event_id} cannot be handled; answering with the "
+                            "fallback", exc)
             raise _Poison from exc
 
     def _decided(self, t: Turn, key: ConvKey, ev: QueuedEvent,
@@ -253,8 +270,9 @@ class EventHandler:
                 return self._failed(ev, owner, SendError(type(exc).__name__, retry=True,
                                                          unknown=True, sent=delivery.sent),
                                     delivery.data)
-        with self.deciding:
-            self.store.finish(ev, owner, forget=forget)
+        self.deciding.run("finish", lambda conn: self.store.finish(ev, owner, forget=forget,
+                                                                     conn=conn),
+                          self.store.together, clean=(LeaseLost,))
         return None
 
     def _failed(self, ev: QueuedEvent, owner: str | None, exc: SendError,

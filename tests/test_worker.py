@@ -6,6 +6,7 @@ Real processes over real HTTP: gunicorn in standby mode takes the webhooks,
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import signal
@@ -378,3 +379,58 @@ def test_a_worker_told_to_take_all_while_it_starts_is_not_killed(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0, log.read_text()
+
+
+def test_a_backlog_is_committed_in_groups_and_one_bad_message_spoils_none(make_app, line_api,
+                                                                          database, caplog):
+    """While one thread decides, the others waiting for its slot hand it their turns and
+    finishes, which it commits together. A message whose decision fails inside such a
+    group must neither cost the others their answers nor leave them answered, or
+    recorded, twice: the group is rolled back and each turn runs again alone, and the
+    bad one alone gets the kind fallback with the emergency and crisis windows."""
+    from sqlalchemy import func, select
+
+    from bot.channels.line.plain import message_text
+    from bot.store.schema import messages
+
+    from .store.test_store import queued
+
+    app = make_app(DATABASE_URL=database, DISPATCH_THREADS=1)
+    store = app.extensions["bot"].store
+    events = []
+    for n in range(30):
+        ev = queued(f"E{n}", key=f"line:U{n:032x}", text="壊れる" if n == 12 else "こんにちは")
+        ev.delivery = {"reply_token": f"token-{n}"}
+        events.append(ev)
+    store.enqueue(events, now=time.time())
+    engine = app.extensions["bot"].dispatcher.handler.engine()
+    real = engine.handle
+
+    def slow_and_one_broken(conv, inbound, view):
+        time.sleep(0.02)  # long enough for the other threads to queue behind it
+        if inbound.text == "壊れる":
+            raise RuntimeError("a bug")
+        return real(conv, inbound, view)
+
+    engine.handle = slow_and_one_broken
+    dispatcher = app.extensions["bot"].dispatcher
+    dispatcher.threads = 8  # as the worker runs: many threads, DISPATCH_THREADS deciding
+    dispatcher.start()
+    line_api.wait_for(REPLY, 30, timeout=30)
+    time.sleep(0.5)  # (a second answer to anyone would have come by now)
+    replies = {b["replyToken"]: [message_text(m) for m in b["messages"]]
+               for b, _ in line_api.requests(REPLY)}
+    assert len(line_api.requests(REPLY)) == 30 and len(replies) == 30  # everyone, once
+    assert replies.pop("token-12")[0].startswith("申し訳ありません")
+    assert len({tuple(texts) for texts in replies.values()}) == 1  # the others: the same answer
+    with store.engine.connect() as conn:
+        rows = dict(conn.execute(select(messages.c.conv_key, func.count())
+                                 .group_by(messages.c.conv_key)).all())
+    good = [rows.get(f"line:U{n:032x}") for n in range(30) if n != 12]
+    assert len(set(good)) == 1 and good[0]  # each good turn recorded once, none twice
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "cannot be handled" in errors[0]  # no one else's turn failed
+    slots = dispatcher.handler.deciding
+    assert slots.groups >= 1  # work was committed in groups
+    if store.groups_turns:
+        assert slots.failed >= 1  # the bad message's group failed, and went again alone

@@ -348,12 +348,17 @@ class Store:
 
     @contextlib.contextmanager
     def turn(self, key: str, owner: str, lease: float, now: float,
-             reorder: float = 0.0) -> Iterator[Turn]:
+             reorder: float = 0.0, group: Connection | None = None) -> Iterator[Turn]:
         """A turn at the conversation (see `turn.py`); rolled back if it began to write and
         did not commit.
 
-        Raises Contended if another transaction changed what it read first.
+        Raises Contended if another transaction changed what it read first. `group`: the
+        turn is one of a group's (see `together`), on its connection, which commits (or
+        rolls back) them all at once.
         """
+        if group is not None:
+            yield self._grouped_turn(group, key, owner, lease, now, reorder)
+            return
         postgres = self.engine.dialect.name == "postgresql"
 
         def lock() -> None:  # SQLite: the write lock, taken only once the decision is made
@@ -392,6 +397,39 @@ class Store:
                     else:
                         conn.rollback()
 
+    def _grouped_turn(self, conn: Connection, key: str, owner: str, lease: float, now: float,
+                      reorder: float) -> Turn:
+        t = Turn(conn, key, owner, lease, self._upserts.__getitem__, self._forget, grouped=True)
+        read(t, now, reorder)
+        return t
+
+    @property
+    def groups_turns(self) -> bool:
+        """Whether turns may share a transaction (`together`). Not on SQLite: a turn there
+        reads and decides before it takes the write lock, and taking it begins anew."""
+        return self.engine.dialect.name == "postgresql"
+
+    @contextlib.contextmanager
+    def together(self, turns: bool = False) -> Iterator[Connection]:
+        """One transaction for several threads' turns (`turns`, PostgreSQL only: at the
+        turns' isolation level) or finishes (see `slots.py`): committed on leaving, or
+        rolled back, all of it, if an error escapes."""
+        if turns and not self.groups_turns:
+            raise ValueError("turns share a transaction only on PostgreSQL")
+        with contextlib.ExitStack() as stack:
+            if not turns:
+                stack.enter_context(self._writing)
+            conn = stack.enter_context(self.engine.connect())
+            if turns:
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            try:
+                with conn.begin():
+                    yield conn
+            except Exception as exc:
+                if contended(exc):
+                    raise Contended("a group") from exc
+                raise
+
     def decide(self, ev: QueuedEvent, owner: str | None, conv: ConvState | None, outbound: Any, *,
                safety: bool = False, effects: Callable[[Connection], None] | None = None,
                forget: bool = False) -> None:
@@ -425,27 +463,34 @@ class Store:
                 status="sending", sending_at=now, attempts=inbox.c.attempts + 1))
 
     def finish(self, ev: QueuedEvent, owner: str | None, status: str = "done",
-               error: str | None = None, forget: bool = False) -> None:
+               error: str | None = None, forget: bool = False,
+               conn: Connection | None = None) -> None:
         """Mark an event done (or failed), dropping everything it carried; needs the lease.
 
         One UPDATE: the lease was taken for this event, so finishing it frees the
         lease too. `forget`: the event deleted its person; it keeps no link to
         them either (its conversation row is gone, so there is no lease to hold).
+        `conn`: one of a group's finishes (see `together`), committed with theirs.
+        LeaseLost means nothing was written.
         """
         values: dict[str, Any] = {"b_id": ev.event_id, "status": status, "inbound": None,
                                   "delivery": None, "outbound": None,
                                   "error": error[:500] if error else None}
         stmt = _FINISH
-        with self._writing, self.engine.begin() as conn:
+        with contextlib.ExitStack() as stack:
+            if conn is None:
+                stack.enter_context(self._writing)
+                conn = stack.enter_context(self.engine.begin())
             if forget:
                 values["conv_key"] = FORGOTTEN
-                conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
-                                                         conversations.c.flow.is_(None)))
             elif owner is not None:
                 stmt = _FINISH_HELD
                 values.update(b_key=ev.conv_key, b_owner=owner)
             if conn.execute(stmt, values).rowcount != 1:
-                raise LeaseLost(ev.conv_key)
+                raise LeaseLost(ev.conv_key)  # (first: nothing is written then)
+            if forget:
+                conn.execute(delete(conversations).where(conversations.c.key == ev.conv_key,
+                                                         conversations.c.flow.is_(None)))
 
     def retry_later(self, ev: QueuedEvent, owner: str | None, at: float, error: str, *, sent: int = 0,
                     unknown: bool = False, delivery: dict[str, Any] | None = None) -> None:

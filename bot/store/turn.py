@@ -132,6 +132,7 @@ class Turn:
     committed: bool = False
     read_lease: tuple[str | None, float | None] = (None, None)  # the lease as read
     locked: bool = False
+    grouped: bool = False  # one of a group's turns: the group commits (`Store.together`)
 
     def lock(self) -> None:
         """Before the first write: on SQLite, take the write lock (the read and the decision
@@ -206,7 +207,8 @@ class Turn:
                                         **values}).rowcount
         if done != 1:  # another worker took the event since the read
             raise Contended(ev.event_id)
-        self.conn.commit()
+        if not self.grouped:
+            self.conn.commit()
         self.committed = True
 
 

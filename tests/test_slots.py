@@ -1,0 +1,176 @@
+"""Slots: a few threads at a time, and the others' database work committed with theirs."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import Any, Iterator
+
+import pytest
+
+from bot.slots import Slots
+
+
+class Transactions:
+    """A stand-in for `Store.together`: counts commits and rollbacks, yields a connection."""
+
+    def __init__(self) -> None:
+        self.commits, self.rollbacks, self.members = 0, 0, []
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[object]:
+        conn = object()
+        try:
+            yield conn
+        except Exception:
+            self.rollbacks += 1
+            raise
+        self.commits += 1
+
+
+def queue_behind(slots: Slots, kind: str, works: list[Any], together: Any,
+                 clean: tuple = ()) -> tuple[list[threading.Thread], dict[int, Any]]:
+    """Hold the only slot while threads queue `works`; return the threads and their outcomes."""
+    outcomes: dict[int, Any] = {}
+    expected = len(slots._waiting) + len(works)
+
+    def call(i: int, work: Any) -> None:
+        try:
+            outcomes[i] = slots.run(kind, work, together, clean)
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i, w)) for i, w in enumerate(works)]
+    for t in threads:
+        t.start()
+    deadline = time.time() + 5
+    while len(slots._waiting) < expected and time.time() < deadline:
+        time.sleep(0.005)
+    assert len(slots._waiting) == expected, "the threads did not queue"
+    return threads, outcomes
+
+
+def test_with_a_slot_free_the_work_runs_alone_at_once():
+    slots, together = Slots(2), Transactions()
+    assert slots.run("turn", lambda conn: ("alone", conn), together) == ("alone", None)
+    assert together.commits == 0
+
+
+def test_work_queued_behind_a_busy_slot_is_committed_together_once():
+    slots, together = Slots(1), Transactions()
+    seen: list[Any] = []
+
+    def work(n: int) -> Any:
+        return lambda conn: seen.append(conn) or n * 10
+
+    with slots:
+        threads, outcomes = queue_behind(slots, "turn", [work(n) for n in range(5)], together)
+    for t in threads:
+        t.join(5)
+    assert outcomes == {n: n * 10 for n in range(5)}  # each thread got its own result
+    assert together.commits == 1 and slots.groups == 1
+    assert len(set(map(id, seen))) == 1 and seen[0] is not None  # all on one connection
+
+
+def test_one_members_error_rolls_the_group_back_and_the_others_go_in_alone():
+    """A turn that fails in a group (its decision refused by the database, say) must not
+    take the others' turns down with it, nor answer them twice: the group's transaction
+    is rolled back as a whole, and every member runs again in its own."""
+    slots, together = Slots(1), Transactions()
+    runs: dict[int, list[Any]] = {n: [] for n in range(4)}
+
+    def work(n: int) -> Any:
+        def do(conn: Any) -> int:
+            runs[n].append(conn)
+            if n == 2:
+                raise ValueError("refused")
+            return n
+        return do
+
+    with slots:
+        threads, outcomes = queue_behind(slots, "turn", [work(n) for n in range(4)], together)
+    for t in threads:
+        t.join(5)
+    assert isinstance(outcomes.pop(2), ValueError)  # the error reached its own thread
+    assert outcomes == {0: 0, 1: 1, 3: 3}
+    assert together.rollbacks == 1 and together.commits == 0 and slots.failed == 1
+    assert all(r[-1] is None for r in runs.values())  # each ran last alone, committing itself
+
+
+def test_a_clean_error_leaves_the_rest_of_the_group_committed():
+    """A finish whose lease was lost wrote nothing: the others' finishes still commit together."""
+    class Lost(Exception):
+        pass
+
+    slots, together = Slots(1), Transactions()
+
+    def work(n: int) -> Any:
+        def do(conn: Any) -> int:
+            if n == 1:
+                raise Lost()
+            return n
+        return do
+
+    with slots:
+        threads, outcomes = queue_behind(slots, "finish", [work(n) for n in range(3)], together,
+                                         clean=(Lost,))
+    for t in threads:
+        t.join(5)
+    assert isinstance(outcomes.pop(1), Lost)
+    assert outcomes == {0: 0, 2: 2}
+    assert together.commits == 1 and together.rollbacks == 0
+
+
+def test_kinds_are_not_mixed_and_without_a_transaction_each_runs_alone():
+    slots, together = Slots(1), Transactions()
+    conns: dict[str, list[Any]] = {"turn": [], "finish": []}
+
+    def work(kind: str) -> Any:
+        return lambda conn: conns[kind].append(conn)
+
+    with slots:
+        t1, _ = queue_behind(slots, "turn", [work("turn")] * 2, together)
+        t2, _ = queue_behind(slots, "finish", [work("finish")] * 2, None)
+    for t in t1 + t2:
+        t.join(5)
+    assert conns["finish"] == [None, None]  # no `together`: alone
+    assert len(conns["turn"]) == 2 and conns["turn"][0] is conns["turn"][1] is not None
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_many_threads_never_exceed_the_slots_and_all_get_their_own_result(n):
+    slots, together = Slots(n), Transactions()
+    inside, most, lock = [0], [0], threading.Lock()
+    results: dict[int, Any] = {}
+
+    def busy() -> None:
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.0005)
+        with lock:
+            inside[0] -= 1
+
+    def work(i: int) -> Any:
+        def do(conn: Any) -> int:
+            busy()
+            return i * i
+        return do
+
+    def held(i: int) -> None:
+        for round_ in range(20):
+            if (i + round_) % 3 == 0:
+                with slots:
+                    busy()
+            else:
+                results[(i, round_)] = slots.run("turn", work(i * 100 + round_), together)
+
+    threads = [threading.Thread(target=held, args=(i,)) for i in range(24)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a thread was never woken"
+    assert most[0] <= n
+    assert results == {k: (k[0] * 100 + k[1]) ** 2 for k in results}
+    assert len(results) == sum(1 for i in range(24) for r in range(20) if (i + r) % 3)
