@@ -22,6 +22,7 @@ from sqlalchemy.exc import DisconnectionError, OperationalError
 
 from ..engine.types import ConvState
 from ..forks import reset_after_fork
+from ..slots import Slots
 from . import migrate
 from .handoffs import Handoff, Handoffs, Line
 from .operators import Operator, Operators
@@ -261,6 +262,10 @@ class Store:
         self._upserts = {with_state: upsert_statement(self._insert, with_state)
                          for with_state in (False, True)}
         self._enqueue = self._enqueue_statements()
+        # One webhook stores its events at a time; those that come meanwhile are stored
+        # together by the next, with one commit (see `slots.py`): the acknowledgement of
+        # each still waits for its own events' commit.
+        self._enqueuing = Slots(1)
         self.handoffs = Handoffs(self.engine)
         self.operators = Operators(self.engine)
         self.outbox = Outbox(self.engine)
@@ -306,10 +311,21 @@ class Store:
         stmt = self._enqueue[notify]
         if notify:
             params = [dict(row, token=self.token + " ") for row in params]
-        with self._writing.urgent(), self.engine.begin() as conn:
-            new = {r.event_id for p in ([params] if not notify else params)
-                   for r in conn.execute(stmt, p)}
+
+        def insert(conn: Connection | None) -> set[str]:
+            with contextlib.ExitStack() as stack:
+                if conn is None:
+                    conn = stack.enter_context(self._inserting())
+                return {r.event_id for p in ([params] if not notify else params)
+                        for r in conn.execute(stmt, p)}
+
+        new = self._enqueuing.run("enqueue", insert, self._inserting)
         return [event_id for event_id in rows if event_id in new]
+
+    @contextlib.contextmanager
+    def _inserting(self) -> Iterator[Connection]:
+        with self._writing.urgent(), self.engine.begin() as conn:
+            yield conn
 
     def pending_keys(self, now: float, limit: int = 50, waited: float = 0.0) -> list[str]:
         """Conversations with events due, oldest event first; with `waited`, only events

@@ -36,6 +36,59 @@ def test_redelivered_event_is_stored_once(database):
     assert store.pending_keys(time.time()) == ["line:U1"]
 
 
+def enqueue_behind_a_busy_webhook(store, batches):
+    """Hold the webhook's insert slot while threads store `batches`; return the threads
+    and what each enqueue returned (or raised), by batch."""
+    outcomes = {}
+
+    def call(i, events):
+        try:
+            outcomes[i] = store.enqueue(events)
+        except Exception as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=call, args=(i, b)) for i, b in enumerate(batches)]
+    with store._enqueuing:
+        for t in threads:
+            t.start()
+        deadline = time.time() + 5
+        while len(store._enqueuing._waiting) < len(batches) and time.time() < deadline:
+            time.sleep(0.005)
+        assert outcomes == {}  # no webhook is acknowledged before its events are stored
+    for t in threads:
+        t.join(10)
+    return outcomes
+
+
+def test_webhooks_that_arrive_together_are_stored_with_one_commit(database):
+    """Each webhook's INSERT had its own transaction: a BEGIN and a COMMIT per event, most
+    of the web's database cost. Webhooks arriving while one stores its events are stored
+    by the next in one transaction; each is answered only after that commit."""
+    from sqlalchemy import event
+
+    store = Store(database)
+    commits = []
+    event.listen(store.engine, "commit", lambda conn: commits.append(1))
+    batches = [[queued(f"E{n}", key=f"line:U{n}")] for n in range(6)] + [[queued("E0")]]
+    outcomes = enqueue_behind_a_busy_webhook(store, batches)
+    assert outcomes == {**{n: [f"E{n}"] for n in range(6)}, 6: []}  # E0 redelivered: not new
+    assert len(commits) == 1
+    assert sorted(store.pending_keys(time.time())) == sorted(f"line:U{n}" for n in range(6))
+
+
+def test_a_webhook_whose_insert_fails_spoils_none_of_the_others(database):
+    """The group is rolled back and each webhook stored alone: the bad one's error reaches
+    its own request (LINE sends it again), the others are stored and acknowledged."""
+    store = Store(database)
+    bad = queued("bad", key="line:Ubad")
+    bad.inbound = {"text": object()}  # cannot be stored
+    outcomes = enqueue_behind_a_busy_webhook(
+        store, [[queued("E1", key="line:U1")], [bad], [queued("E2", key="line:U2")]])
+    assert outcomes[0] == ["E1"] and outcomes[2] == ["E2"]
+    assert isinstance(outcomes[1], Exception)
+    assert sorted(store.pending_keys(time.time())) == ["line:U1", "line:U2"]
+
+
 def test_events_of_one_webhook_are_taken_in_timestamp_order_at_once(database):
     store = Store(database)
     store.enqueue([queued("late", ts=5000), queued("early", ts=4000)], now=100.0)
