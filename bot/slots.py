@@ -25,6 +25,8 @@ import logging
 import threading
 from typing import Any, Callable, ContextManager, Generic, TypeVar
 
+from .forks import reset_after_fork
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 GROUP_LIMIT = 32  # members of one group at most: one transaction stays short
@@ -54,10 +56,16 @@ class Slots:
 
     def __init__(self, n: int):
         self.n = max(1, n)
+        self.groups = self.failed = 0  # groups committed, and failed (for tests and profiling)
+        self._forked()
+        reset_after_fork(self)
+
+    def _forked(self) -> None:
+        """All slots free, none waiting: at the start, and in a forked child (which has
+        none of the parent's threads, whatever slots they held at the fork)."""
         self._free = self.n
         self._lock = threading.Lock()
         self._waiting: collections.deque[_Job[Any]] = collections.deque()
-        self.groups = self.failed = 0  # groups committed, and failed (for tests and profiling)
 
     def __enter__(self) -> None:
         self._enter(_Job("plain", None))

@@ -174,3 +174,27 @@ def test_many_threads_never_exceed_the_slots_and_all_get_their_own_result(n):
     assert most[0] <= n
     assert results == {k: (k[0] * 100 + k[1]) ** 2 for k in results}
     assert len(results) == sum(1 for i in range(24) for r in range(20) if (i + r) % 3)
+
+
+def test_a_forked_child_has_every_slot_free_whatever_the_parents_threads_held():
+    """`flask work` forks its processes from one that built the app: a slot a parent thread
+    held at the fork (or a job queued) must not stay taken in the child for ever."""
+    from .test_alarms import _in_child
+
+    slots, together = Slots(1), Transactions()
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with slots:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(5)
+    try:
+        assert _in_child(lambda: b"1" if slots.run("turn", lambda c: 1, together) == 1
+                         else b"0") == b"1"
+    finally:
+        release.set()
+        holder.join(5)
