@@ -24,7 +24,8 @@ within one repetition, then summarised):
   handling workers, PostgreSQL server, whole machine) while the 50/s load runs,
   and the events per second the cores could carry at the bot's own cost;
 - the most events per second the bot keeps up with (offered rate doubled until
-  replies fall behind), and what it handles once it does not;
+  replies fall behind, then the gap between the last rate kept up with and the
+  first not halved `--refine` times), and what it handles once it does not;
 - SQL statements and commits per event, counted in this process on the store's
   engine (webhook, then handling in line), and on PostgreSQL also by the server
   (pg_stat_database) while gunicorn runs the 20/s load;
@@ -75,6 +76,7 @@ SLOW_AT, SLOW = 50, "slow API"
 # on, where bare Flask answered about this many: comparable across runs and days.
 REFERENCE_BARE = 3000
 SCALED = f"events/s handled when falling behind, on a machine where bare Flask acks {REFERENCE_BARE:,}/s"
+SCALED_KEPT = f"most events/s handled keeping up, on a machine where bare Flask acks {REFERENCE_BARE:,}/s"
 
 
 def rows_for(database: str) -> list[str]:
@@ -91,7 +93,8 @@ def rows_for(database: str) -> list[str]:
     rows += [f"CPU ms per event at {CPU_AT}/s: {part}" for part in CPU_PARTS]
     rows += [f"events/s {CORES} cores carry at the web's, workers' and database's cost"]
     rows += ["start-up s: import and create the app", "start-up s: flask chat, whole command"]
-    rows += ["most events/s handled keeping up", "events/s handled when falling behind", SCALED,
+    rows += ["most events/s handled keeping up", SCALED_KEPT,
+             "events/s handled when falling behind", SCALED,
              "SQL statements per event: webhook", "commits per event: webhook",
              "SQL statements per event: handling", "commits per event: handling",
              "commits per event, counted by PostgreSQL",
@@ -431,20 +434,44 @@ class Run:
         second, now = pg_transactions(self.database)[0], time.time()
         return (second - first) / (now - start), (second, now)
 
+    def step(self, rate: float) -> tuple[float, float | None]:
+        """Offer `rate` for `--step-seconds`: (the rate offered, and None if replies kept up,
+        else the replies per second that came in the step and 2 s after it)."""
+        sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.step_seconds)
+        offered = len(sent.posted) / sent.seconds
+        on_time = wait_answered(self.api, sent.posted, 2.0)
+        got = answered(self.api, sent.posted)
+        if not on_time and got < 0.98 * len(sent.posted):
+            return offered, got / (sent.seconds + 2.0)
+        return offered, None
+
     def most(self) -> None:
-        """Offer more and more events per second until replies fall behind."""
-        kept, behind = 0.0, None
+        """Offer more and more events per second until replies fall behind; then halve the
+        gap between the last rate kept up with and the first not, `--refine` times (each
+        after the backlog drained)."""
+        kept, behind, failed = 0.0, None, None
         for rate in self.args.rates:
-            sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.step_seconds)
-            offered = len(sent.posted) / sent.seconds
-            on_time = wait_answered(self.api, sent.posted, 2.0)
-            got = answered(self.api, sent.posted)
-            if not on_time and got < 0.98 * len(sent.posted):
-                behind = got / (sent.seconds + 2.0)
+            offered, fell = self.step(rate)
+            if fell is not None:
+                behind, failed = fell, rate
                 break
             kept = offered
+        if kept and failed is not None:
+            low, high = kept, failed
+            for _ in range(self.args.refine):
+                wait_drained(self.database, self.args.drain_timeout, self.results,
+                             f"{self.kind} most events/s")
+                offered, fell = self.step((low + high) / 2)
+                if fell is None:
+                    low = kept = max(kept, offered)
+                else:
+                    high = (low + high) / 2
+        bare = self.results.get(self.kind, f"acks/s, {ALONE_AT} concurrent", "bare")
+        scale = REFERENCE_BARE / bare[-1] if bare and bare[-1] else None  # this repetition's
         if kept:
             self.add("most events/s handled keeping up", "bot", kept, 0)
+            if scale:
+                self.add(SCALED_KEPT, "bot", kept * scale, 0)
         else:
             self.results.notes.append(f"{self.kind}: fell behind at the lowest rate offered, "
                                       f"{self.args.rates[0]:g}/s")
@@ -453,9 +480,8 @@ class Run:
                                       f"{self.args.rates[-1]}/s")
         else:
             self.add("events/s handled when falling behind", "bot", behind, 0)
-            bare = self.results.get(self.kind, f"acks/s, {ALONE_AT} concurrent", "bare")
-            if bare and bare[-1]:  # this repetition's, measured just before
-                self.add(SCALED, "bot", behind * REFERENCE_BARE / bare[-1], 0)
+            if scale:
+                self.add(SCALED, "bot", behind * scale, 0)
         wait_drained(self.database, self.args.drain_timeout, self.results,
                      f"{self.kind} most events/s")
 
@@ -576,6 +602,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ack-seconds", type=float, default=10.0)
     p.add_argument("--step-seconds", type=float, default=10.0, help="per offered rate")
     p.add_argument("--rates", default="10,20,40,80,160,320,640", help="offered, for the maximum")
+    p.add_argument("--refine", type=int, default=3,
+                   help="halvings of the gap between the last rate kept up with and the next")
     p.add_argument("--stored", type=int, default=100_000)
     p.add_argument("--batch", type=int, default=100, help="events per in-process measure")
     p.add_argument("--drain-timeout", type=float, default=300.0)
@@ -588,6 +616,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.databases = args.databases or "sqlite"
         args.repeat, args.duration, args.ack_seconds = 1, 1.0, 0.5
         args.step_seconds, args.rates, args.stored, args.batch = 1.5, "50", 1000, 20
+        args.refine = 1
         args.drain_timeout = 60.0
     args.databases = args.databases or "sqlite,postgresql"
     args.rates = [float(r) for r in args.rates.split(",")]
