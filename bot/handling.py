@@ -2,8 +2,10 @@
 
 The dispatcher names a conversation; a turn (`store/turn.py`) takes its lease
 and earliest event and, in one transaction, saves the decision with "sending".
-After the send one UPDATE records the outcome, which also frees the lease. See
-`dispatch.py` for the whole picture and `channels/line/sender.py` for how an
+After the send one UPDATE records the outcome, which also frees the lease.
+Under load, turns and outcomes waiting for a slot (`deciding`) are committed
+together by the thread that gets one (`slots.py`). See `dispatch.py` for the
+whole picture and `channels/line/sender.py` for how an
 unknown outcome is resolved.
 """
 from __future__ import annotations
@@ -190,7 +192,8 @@ class EventHandler:
             return ran, ev, outbound if _sends(outbound, t.handoff) else None
 
     def _decide(self, t: Turn, key: ConvKey, ev: QueuedEvent, channel: Channel) -> tuple[Any, bool]:
-        """Decide and commit with "sending" (or "done"); raise _Poison if it cannot be decided."""
+        """Decide and write with "sending" (or "done"): committed, or left to the turn's group;
+        raise _Poison if it cannot be decided."""
         try:
             return self._decided(t, key, ev, channel)
         except (Contended, LeaseLost):

@@ -9,10 +9,16 @@ one commit (a group commit). Under load that saves a connection, a BEGIN and a
 COMMIT per event; with nothing queued, a thread does its own work alone, as it
 would without this.
 
-If the group's transaction fails as a whole (a member's error, a conflict, the
-commit refused), nothing of it was written, and every member's work runs again
-alone, each in its own transaction, so that one member's trouble is its own:
-its error reaches its own thread, and the others' work still goes in.
+If the group's transaction fails (a member's error, a conflict, the commit
+refused), it is rolled back and every member's work runs again alone, each in
+its own transaction, so that one member's trouble is its own: its error reaches
+its own thread, and the others' work still goes in. (A commit whose outcome is
+unknown, the connection lost during it, may have gone in: the work is written so
+that running it again is harmless: a stored event is not stored twice, a
+decided one is sent again, not decided again.) A member learns of its work's
+result only once the group has committed; if the leader is interrupted
+(`BaseException`), members whose work did not go in get an error, never another
+transaction's result.
 
 Slots are handed on in the order threads asked for them, and each waiting thread
 is woken only when it is handed a slot or its work is done (no thundering herd
@@ -33,22 +39,25 @@ GROUP_LIMIT = 32  # members of one group at most: one transaction stays short
 
 
 class _Job(Generic[T]):
-    __slots__ = ("kind", "work", "state", "result", "error", "wake")
+    __slots__ = ("kind", "work", "state", "result", "error", "ran", "wake")
 
     def __init__(self, kind: str, work: Callable[[Any], T] | None):
         self.kind, self.work = kind, work
         self.state = "queued"  # then "lead" (handed a slot), or "taken" into a group, "done"
         self.result: T | None = None
-        self.error: BaseException | None = RuntimeError("not run: its group's leader failed")
+        self.error: BaseException | None = None
+        self.ran = False  # its work's outcome is known (committed, or its error)
         self.wake = threading.Lock()  # released to wake its thread: it leads, or is done
         self.wake.acquire()
 
     def alone(self) -> None:
         assert self.work is not None
+        self.ran = False
         try:
             self.result, self.error = self.work(None), None
         except Exception as exc:
             self.error = exc
+        self.ran = True
 
 
 class Slots:
@@ -57,6 +66,7 @@ class Slots:
     def __init__(self, n: int):
         self.n = max(1, n)
         self.groups = self.failed = 0  # groups committed, and failed (for tests and profiling)
+        self._counting = threading.Lock()
         self._forked()
         reset_after_fork(self)
 
@@ -81,7 +91,16 @@ class Slots:
                 job.state = "lead"
                 return
             self._waiting.append(job)
-        job.wake.acquire()
+        try:
+            job.wake.acquire()
+        except BaseException:  # interrupted (in the main thread): leave no slot taken
+            with self._lock:
+                queued = job in self._waiting
+                if queued:
+                    self._waiting.remove(job)
+            if not queued and job.state == "lead":
+                self._leave()
+            raise  # ("taken": a leader runs it, and nobody hears of it)
 
     def _leave(self) -> None:
         """Hand this slot to the thread that has waited longest, or free it."""
@@ -108,7 +127,8 @@ class Slots:
             try:
                 if together is not None:
                     with self._lock:
-                        for other in [j for j in self._waiting if j.kind == kind][:GROUP_LIMIT]:
+                        others = [j for j in self._waiting if j.kind == kind and j.work]
+                        for other in others[:GROUP_LIMIT]:
                             self._waiting.remove(other)
                             other.state = "taken"
                             jobs.append(other)
@@ -118,6 +138,8 @@ class Slots:
                     other.state = "done"
                     other.wake.release()
                 self._leave()
+        if not job.ran:
+            raise RuntimeError("not done: the thread doing it was interrupted")
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[return-value]
@@ -128,18 +150,24 @@ class Slots:
             for j in jobs:
                 j.alone()
             return
+        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             with together() as conn:
                 for j in jobs:
                     assert j.work is not None
                     try:
-                        j.result, j.error = j.work(conn), None
+                        outcomes.append((j.work(conn), None))
                     except clean as exc:
-                        j.error = exc
-            self.groups += 1
-        except Exception as exc:  # nothing of the group was written: each again, alone
-            self.failed += 1
+                        outcomes.append((None, exc))
+        except Exception as exc:  # rolled back: each again, alone
+            with self._counting:
+                self.failed += 1
             logger.debug("a group of %d failed (%s); each runs alone", len(jobs),
                          type(exc).__name__)
             for j in jobs:
                 j.alone()
+            return
+        for j, (result, error) in zip(jobs, outcomes):  # committed: now they count
+            j.result, j.error, j.ran = result, error, True
+        with self._counting:
+            self.groups += 1

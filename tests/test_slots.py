@@ -12,19 +12,23 @@ from bot.slots import Slots
 
 
 class Transactions:
-    """A stand-in for `Store.together`: counts commits and rollbacks, yields a connection."""
+    """A stand-in for `Store.together`: counts commits and rollbacks, yields a connection.
+    `refuse`: the commit fails."""
 
-    def __init__(self) -> None:
-        self.commits, self.rollbacks, self.members = 0, 0, []
+    def __init__(self, refuse: bool = False) -> None:
+        self.commits, self.rollbacks, self.refuse = 0, 0, refuse
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[object]:
         conn = object()
         try:
             yield conn
-        except Exception:
+        except BaseException:
             self.rollbacks += 1
             raise
+        if self.refuse:
+            self.rollbacks += 1
+            raise ConnectionError("commit refused")
         self.commits += 1
 
 
@@ -40,7 +44,8 @@ def queue_behind(slots: Slots, kind: str, works: list[Any], together: Any,
         except Exception as exc:
             outcomes[i] = exc
 
-    threads = [threading.Thread(target=call, args=(i, w)) for i, w in enumerate(works)]
+    threads = [threading.Thread(target=call, args=(i, w), daemon=True)
+               for i, w in enumerate(works)]
     for t in threads:
         t.start()
     deadline = time.time() + 5
@@ -165,7 +170,7 @@ def test_many_threads_never_exceed_the_slots_and_all_get_their_own_result(n):
             else:
                 results[(i, round_)] = slots.run("turn", work(i * 100 + round_), together)
 
-    threads = [threading.Thread(target=held, args=(i,)) for i in range(24)]
+    threads = [threading.Thread(target=held, args=(i,), daemon=True) for i in range(24)]
     for t in threads:
         t.start()
     for t in threads:
@@ -198,3 +203,70 @@ def test_a_forked_child_has_every_slot_free_whatever_the_parents_threads_held():
     finally:
         release.set()
         holder.join(5)
+
+
+def test_a_refused_commit_runs_every_member_again_alone():
+    slots, together = Slots(1), Transactions(refuse=True)
+    conns: list[Any] = []
+
+    def work(n: int) -> Any:
+        return lambda conn: conns.append(conn) or n
+
+    with slots:
+        threads, outcomes = queue_behind(slots, "turn", [work(n) for n in range(3)], together)
+    for t in threads:
+        t.join(5)
+    assert outcomes == {0: 0, 1: 1, 2: 2}  # each went in alone, after the group's refusal
+    assert conns.count(None) == 3 and together.rollbacks == 1 and slots.failed == 1
+
+
+def test_an_interrupted_leader_never_hands_members_a_rolled_back_result():
+    """A leader interrupted (KeyboardInterrupt, SystemExit) after some members' work ran in
+    its transaction: that transaction was rolled back, so those members must hear of an
+    error, never of a success that was not committed (a webhook acknowledged for an
+    event never stored would be lost)."""
+    class Stop(BaseException):
+        pass
+
+    slots, together = Slots(1), Transactions()
+    outcomes: dict[int, Any] = {}
+
+    def work(n: int) -> Any:
+        def do(conn: Any) -> int:
+            if n == 2 and conn is not None:
+                raise Stop()
+            return n
+        return do
+
+    def call(n: int) -> None:
+        try:
+            outcomes[n] = slots.run("turn", work(n), together)
+        except BaseException as exc:
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=call, args=(n,), daemon=True) for n in range(4)]
+    with slots:
+        for t in threads:
+            t.start()
+        deadline = time.time() + 5
+        while len(slots._waiting) < 4 and time.time() < deadline:
+            time.sleep(0.005)
+    for t in threads:
+        t.join(5)
+    assert len(outcomes) == 4 and together.commits == 0
+    assert not any(isinstance(v, int) for v in outcomes.values()), outcomes
+    assert sum(isinstance(v, Stop) for v in outcomes.values()) == 1  # the leader's own thread
+    assert slots.run("turn", work(7), together) == 7  # and the slot was given back
+
+
+def test_a_group_takes_at_most_group_limit_others():
+    from bot.slots import GROUP_LIMIT
+
+    slots, together = Slots(1), Transactions()
+    with slots:
+        threads, outcomes = queue_behind(slots, "turn", [lambda conn: 1] * (GROUP_LIMIT + 3),
+                                         together)
+    for t in threads:
+        t.join(5)
+    assert len(outcomes) == GROUP_LIMIT + 3 and set(outcomes.values()) == {1}
+    assert together.commits == 2  # GROUP_LIMIT + 1, then the other 2

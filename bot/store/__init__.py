@@ -293,7 +293,8 @@ class Store:
 
     def enqueue(self, events: Iterable[QueuedEvent], now: float | None = None,
                 notify: bool = False) -> list[str]:
-        """Store events durably in one statement; return the ids that were new.
+        """Store events durably in one statement; return the ids that were new, once
+        committed (with other webhooks' events that came meanwhile, see `slots.py`).
 
         Redeliveries (ids stored before) are skipped. `notify` (PostgreSQL): wake
         the workers of other processes listening on WAKE_CHANNEL, at commit.

@@ -3,7 +3,8 @@
 One SELECT reads the conversation's earliest unfinished event together with
 the conversation (state and lease) and its open handoff; the caller decides;
 then the turn writes the decision, the lease and "sending" (or "done", when
-there is nothing to send) in one transaction and commits. The lease is
+there is nothing to send) in one transaction and commits (or, one of a group's
+turns, see `slots.py`, leaves the commit to the group). The lease is
 taken *for that event*: finishing the event frees it, so the send's outcome is
 recorded by one UPDATE and no separate release is needed.
 
@@ -13,7 +14,8 @@ conversation's upsert requires the lease as read (every change of hands
 writes a new `lease_until`, see `upsert_statement`). If either changed, the
 turn raises `Contended` and writes nothing. On PostgreSQL the turn also runs
 at REPEATABLE READ, which refuses a write to a row another transaction
-changed since the read. On SQLite the read and the decision take no lock: the
+changed since the read (in a group: since the group's first read, a few
+milliseconds earlier). On SQLite the read and the decision take no lock: the
 turn takes the machine's write lock (`WriterLock`, then BEGIN IMMEDIATE) only
 to write (`Turn.lock`), so the webhook's inserts never wait for a decision
 being made, only for its writes.
@@ -146,7 +148,8 @@ class Turn:
     def decide(self, conv: ConvState | None, outbound: Any, *, send: bool, now: float,
                safety: bool = False, forget: bool = False,
                effects: Callable[[Connection], None] | None = None) -> None:
-        """Write the decision (state, `effects`, the reply) and "sending" or "done"; commit.
+        """Write the decision (state, `effects`, the reply) and "sending" or "done"; commit
+        (unless `grouped`: the group commits, see `Store.together`).
 
         `send`: a reply goes out next, so "sending" is recorded now. Otherwise the
         event is done. `forget`: the conversation is deleted instead of saved.
@@ -175,12 +178,14 @@ class Turn:
         self._event(values)
 
     def resume(self, now: float) -> None:
-        """An event decided before: hold the lease for it and record "sending" again; commit."""
+        """An event decided before: hold the lease for it and record "sending" again; commit
+        (unless `grouped`)."""
         self._lease({})
         self._event({"status": "sending", "sending_at": now, "attempts": ATTEMPT})
 
     def finish(self, status: str, error: str | None = None) -> None:
-        """End the event without sending (withheld, or no channel for it); commit."""
+        """End the event without sending (withheld, or no channel for it); commit (unless
+        `grouped`)."""
         self._lease({})
         self._event({"status": status, "inbound": None, "delivery": None, "outbound": None,
                      "error": error[:500] if error else None})
@@ -209,7 +214,7 @@ class Turn:
             raise Contended(ev.event_id)
         if not self.grouped:
             self.conn.commit()
-        self.committed = True
+        self.committed = True  # (grouped: written; the group commits it, or rolls it back)
 
 
 # The turn's statements are built once: building them is most of their cost in Python.
