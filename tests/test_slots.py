@@ -270,3 +270,30 @@ def test_a_group_takes_at_most_group_limit_others():
         t.join(5)
     assert len(outcomes) == GROUP_LIMIT + 3 and set(outcomes.values()) == {1}
     assert together.commits == 2  # GROUP_LIMIT + 1, then the other 2
+
+
+def test_a_thread_interrupted_while_waiting_leaves_no_slot_taken():
+    """A thread interrupted while it waits for a slot (KeyboardInterrupt in the main
+    thread) must leave the queue: a slot handed on to it later would never be given back,
+    and with the webhook's single slot every later webhook would wait for ever."""
+    from bot.slots import _Job
+
+    class Interrupted(BaseException):
+        pass
+
+    class Interrupting:
+        def acquire(self) -> None:
+            raise Interrupted()
+
+    slots = Slots(1)
+    job = _Job("turn", lambda conn: 1)
+    job.wake = Interrupting()  # type: ignore[assignment]
+    with slots:
+        with pytest.raises(Interrupted):
+            slots._enter(job)
+    done: list[int] = []
+    t = threading.Thread(target=lambda: done.append(slots.run("turn", lambda conn: 2, None)),
+                         daemon=True)
+    t.start()
+    t.join(5)
+    assert done == [2], "the slot went to the interrupted thread and never came back"
