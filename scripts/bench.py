@@ -434,7 +434,7 @@ class Run:
         second, now = pg_transactions(self.database)[0], time.time()
         return (second - first) / (now - start), (second, now)
 
-    def step(self, rate: float) -> tuple[float, float | None]:
+    def offer_step(self, rate: float) -> tuple[float, float | None]:
         """Offer `rate` for `--step-seconds`: (the rate offered, and None if replies kept up,
         else the replies per second that came in the step and 2 s after it)."""
         sent = offered_load(self.servers["bot"].url, self.events, rate, self.args.step_seconds)
@@ -451,7 +451,7 @@ class Run:
         after the backlog drained)."""
         kept, behind, failed = 0.0, None, None
         for rate in self.args.rates:
-            offered, fell = self.step(rate)
+            offered, fell = self.offer_step(rate)
             if fell is not None:
                 behind, failed = fell, rate
                 break
@@ -461,7 +461,7 @@ class Run:
             for _ in range(self.args.refine):
                 wait_drained(self.database, self.args.drain_timeout, self.results,
                              f"{self.kind} most events/s")
-                offered, fell = self.step((low + high) / 2)
+                offered, fell = self.offer_step((low + high) / 2)
                 if fell is None:
                     low = kept = max(kept, offered)
                 else:

@@ -36,10 +36,10 @@ def test_redelivered_event_is_stored_once(database):
     assert store.pending_keys(time.time()) == ["line:U1"]
 
 
-def enqueue_behind_a_busy_webhook(store, batches):
-    """Hold the webhook's insert slot while threads store `batches`; return the threads
-    and what each enqueue returned (or raised), by batch."""
-    outcomes = {}
+def enqueue_behind_a_busy_webhook(store, batches, outcomes=None):
+    """Hold the webhook's insert slot while threads store `batches`; return what each
+    enqueue returned (or raised), by batch, in `outcomes` as the threads answer."""
+    outcomes = {} if outcomes is None else outcomes
 
     def call(i, events):
         try:
@@ -69,10 +69,10 @@ def test_webhooks_that_arrive_together_are_stored_with_one_commit(database):
 
     store = Store(database)
     answered_at_commit = []
-    outcomes = {}
+    outcomes = {}  # filled by each webhook's thread as it is answered
     event.listen(store.engine, "commit", lambda conn: answered_at_commit.append(len(outcomes)))
     batches = [[queued(f"E{n}", key=f"line:U{n}")] for n in range(6)] + [[queued("E0")]]
-    outcomes.update(enqueue_behind_a_busy_webhook(store, batches))
+    enqueue_behind_a_busy_webhook(store, batches, outcomes)
     assert outcomes == {**{n: [f"E{n}"] for n in range(6)}, 6: []}  # E0 redelivered: not new
     assert answered_at_commit == [0]  # one commit, and no webhook answered before it
     assert sorted(store.pending_keys(time.time())) == sorted(f"line:U{n}" for n in range(6))
