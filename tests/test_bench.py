@@ -32,3 +32,26 @@ def test_quick_benchmark_prints_every_row_with_numbers():
                 "handling cost ratio, many / 100 stored"):
         assert re.search(r"\d", table[row].split(" | ")[4]), table[row]
     assert "### Query plans while handling events, SQLite" in done.stdout
+
+
+def test_thread_counts_are_applied_to_the_procfile_command():
+    from bench_threads import ThreadedServer
+
+    server = ThreadedServer(7, "t", None, {}, ROOT)
+    args = server.command(8000)
+    assert args[args.index("--threads") + 1] == "7"
+    assert "bot:create_app(dispatch='standby')" in args  # the Procfile's own app, nothing else
+
+
+def test_thread_comparison_smoke_run_measures_every_count_and_mode():
+    done = subprocess.run([sys.executable, "scripts/bench_threads.py", "--databases", "sqlite",
+                           "--threads", "2,4", "--repeat", "1", "--ack-seconds", "0.5",
+                           "--drain-timeout", "60"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split(" | ") for line in done.stdout.splitlines() if line.startswith("| sqlite | ")]
+    assert {(r[1], r[2]) for r in rows} == {
+        (t, f"{m}, {mode}") for t in ("2", "4") for m in ("acks/s", "ack p99 ms")
+        for mode in ("INSERT baseline", "bot", "bot, workers stopped")}, done.stdout
+    assert all(re.match(r"[\d,.]+$", r[3]) and float(r[3].replace(",", "")) > 0 for r in rows), rows
+    assert "requests failed" not in done.stdout, done.stdout
