@@ -228,6 +228,18 @@ def wait_drained(database: str, timeout: float, results: Results, what: str) -> 
 
 # -- the gunicorn measures --------------------------------------------------------------
 
+def baseline_table(database: str) -> None:
+    """Create the INSERT baseline's table, before two of its workers race to."""
+    from bench_baseline import bench_acks, meta
+    from sqlalchemy import create_engine
+
+    from bot.store import database_url
+
+    engine = create_engine(database_url(database))
+    meta.create_all(engine, tables=[bench_acks])
+    engine.dispose()
+
+
 class Run:
     """One database's servers, load and results."""
 
@@ -249,19 +261,8 @@ class Run:
     def add(self, row: str, column: str, value: float, digits: int = 0) -> None:
         self.results.add(self.kind, row, column, value, digits)
 
-    def baseline_table(self) -> None:
-        """Create the INSERT baseline's table, before two of its workers race to."""
-        from bench_baseline import bench_acks, meta
-        from sqlalchemy import create_engine
-
-        from bot.store import database_url
-
-        engine = create_engine(database_url(self.database))
-        meta.create_all(engine, tables=[bench_acks])
-        engine.dispose()
-
     def start(self) -> None:
-        self.baseline_table()
+        baseline_table(self.database)
         self.servers["bot"].start()  # first: its master migrates the database
         self.servers["bot"].wait_ready()
         for name in ("bare", "insert"):

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import Databases, Results, Run, percentile, wait_drained  # noqa: E402
+from bench import Databases, Results, Run, baseline_table, percentile, wait_drained  # noqa: E402
 from bench_load import Api, Events, ack_load, children, wait_answered  # noqa: E402
 
 CONCURRENCY = 50
@@ -44,7 +44,7 @@ def rounds(kind: str, args: argparse.Namespace) -> dict[int, list[tuple[float, f
             api.start()
             run = Run(kind, args, results, dbs, api, events)
             bot, insert = run.servers["bot"], run.servers["insert"]
-            run.baseline_table()
+            baseline_table(run.database)
             for server in (bot, insert):
                 server.start()
                 server.wait_ready()

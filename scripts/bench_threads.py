@@ -24,7 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import Databases, Results, cell, percentile, step, wait_drained  # noqa: E402
+from bench import (Databases, Results, baseline_table, cell, percentile, step,  # noqa: E402
+                   wait_drained)
 from bench_load import SECRET, TOKEN, Api, Events, Server, ack_load, wait_answered  # noqa: E402
 
 CONCURRENCY = 50
@@ -48,15 +49,8 @@ class ThreadedServer(Server):
 def measure(kind: str, threads: int, args: argparse.Namespace, dbs: Databases, api: Api,
             events: Events, results: Results, rep: int) -> dict[str, tuple[float, float]]:
     """One repetition of one thread count: (acks/s, p99 ms) per mode."""
-    from bench_baseline import bench_acks, meta
-    from sqlalchemy import create_engine
-
-    from bot.store import database_url
-
     database = dbs.fresh(f"t{threads}_{rep}")
-    engine = create_engine(database_url(database))
-    meta.create_all(engine, tables=[bench_acks])
-    engine.dispose()
+    baseline_table(database)
     env = dict(os.environ, LINE_CHANNEL_SECRET=SECRET, LINE_CHANNEL_ACCESS_TOKEN=TOKEN,
                LINE_API_BASE_URL=api.fake.url, DATABASE_URL=database, SECRET_KEY="bench")
     bot = ThreadedServer(threads, f"{kind}-t{threads}-bot", None, env, dbs.work,

@@ -54,4 +54,8 @@ def test_thread_comparison_smoke_run_measures_every_count_and_mode():
         (t, f"{m}, {mode}") for t in ("2", "4") for m in ("acks/s", "ack p99 ms")
         for mode in ("INSERT baseline", "bot", "bot, workers stopped")}, done.stdout
     assert all(re.match(r"[\d,.]+$", r[3]) and float(r[3].replace(",", "")) > 0 for r in rows), rows
+    for r in rows:  # the bot against its baseline, and every server against its first count
+        first = float(r[5].rstrip(" |"))
+        assert r[4] == "—" if r[2].endswith("INSERT baseline") else float(r[4]) > 0, r
+        assert first == 1.0 if r[1] == "2" else first > 0, r
     assert "requests failed" not in done.stdout, done.stdout
