@@ -66,7 +66,6 @@ class Slots:
     def __init__(self, n: int):
         self.n = max(1, n)
         self.groups = self.failed = 0  # groups committed, and failed (for tests and profiling)
-        self._counting = threading.Lock()
         self._forked()
         reset_after_fork(self)
 
@@ -74,7 +73,7 @@ class Slots:
         """All slots free, none waiting: at the start, and in a forked child (which has
         none of the parent's threads, whatever slots they held at the fork)."""
         self._free = self.n
-        self._lock = threading.Lock()
+        self._lock, self._counting = threading.Lock(), threading.Lock()
         self._waiting: collections.deque[_Job[Any]] = collections.deque()
 
     def __enter__(self) -> None:

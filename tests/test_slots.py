@@ -205,6 +205,39 @@ def test_a_forked_child_has_every_slot_free_whatever_the_parents_threads_held():
         holder.join(5)
 
 
+def test_a_forked_childs_groups_commit_even_if_a_parent_thread_was_counting_one():
+    """A parent thread that was counting its group (a moment's lock) at the fork must not
+    leave that lock held in the child: the child's next group would hang after committing,
+    and its members, webhooks already stored, would never be acknowledged."""
+    from .test_alarms import _in_child
+
+    slots, together = Slots(1), Transactions()
+    held, release = threading.Event(), threading.Event()
+
+    def counting() -> None:  # what a leader does for an instant after each commit
+        with slots._counting:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=counting)
+    holder.start()
+    assert held.wait(5)
+
+    def child() -> bytes:
+        with slots:
+            threads, outcomes = queue_behind(slots, "turn", [lambda c: 1, lambda c: 2],
+                                             together)
+        for t in threads:
+            t.join(5)
+        return b"1" if outcomes == {0: 1, 1: 2} and slots.groups == 1 else b"0"
+
+    try:
+        assert _in_child(child) == b"1"
+    finally:
+        release.set()
+        holder.join(5)
+
+
 def test_a_refused_commit_runs_every_member_again_alone():
     slots, together = Slots(1), Transactions(refuse=True)
     conns: list[Any] = []
