@@ -98,7 +98,8 @@ class Understanding:
         self.cache_dir = cache_dir  # trained models shared between processes
         self.key = key  # a digest of the files it came from: the same files train the same model
         self.folder = Folder(ruleset.spellings)
-        self.index = PatternIndex(ruleset.patterns)
+        self.index = PatternIndex(ruleset.patterns,  # `none`: whole words, never a guess
+                                  frozenset(i for r in ruleset.rules for i in r.none))
         self._trained: Trained | None = None
         self._lock = threading.Lock()
         self._fired: dict[str, list[Rule]] = {}

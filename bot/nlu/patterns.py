@@ -17,6 +17,10 @@ three kana or more also matches its own other forms (つきまとう,
 付き纏われてる). A run of kana words matches a word with that reading, for
 text the dictionary splits wrongly (じさつ → 自殺). A word never matches
 inside another word: ころす does not match ところ.
+
+Patterns marked whole-words (a rule's `none`) skip those runs: a run is a guess,
+and a guess may raise an alarm but never hold one back (in リスカした the run
+か+し reads かし, 歌詞, which would have held back the crisis as song lyrics).
 """
 from __future__ import annotations
 
@@ -171,10 +175,13 @@ def matches_at(pattern: Pattern, sentence: list[Word], ways: list[Slot], start: 
 
 
 class PatternIndex:
-    """Every pattern of every rule, found through its first word: fast on long messages."""
+    """Every pattern of every rule, found through its first word: fast on long messages.
+    `whole_words`: the indices of patterns matched on the dictionary's words only, never on
+    runs of kana read together (see the module)."""
 
-    def __init__(self, patterns: list[Pattern]):
+    def __init__(self, patterns: list[Pattern], whole_words: frozenset[int] = frozenset()):
         self.patterns = patterns
+        self.whole_words = whole_words
         self.by_key: dict[str, list[int]] = {}
         self.next_word: list[tuple[frozenset[str], int] | None] = []
         for i, p in enumerate(patterns):
@@ -189,6 +196,7 @@ class PatternIndex:
         found: set[int] = set()
         for sentence in analysis.sentences:
             ways = slots(sentence)
+            words = [slot[:1] for slot in ways]  # each word alone, no runs
             where: dict[str, list[int]] = {}  # key -> the positions it can be read at
             for pos, slot in enumerate(ways):
                 for _, keys in slot:
@@ -203,7 +211,8 @@ class PatternIndex:
                     candidates.update(self.by_key.get("p:" + sentence[start].surface[:3], ()))
                 for i in candidates - found:
                     if self._may_follow(i, where, start) and \
-                            matches_at(self.patterns[i], sentence, ways, start):
+                            matches_at(self.patterns[i], sentence,
+                                       words if i in self.whole_words else ways, start):
                         found.add(i)
         return found
 

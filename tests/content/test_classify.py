@@ -82,6 +82,13 @@ def test_what_the_old_rules_missed_is_sure_now(understanding, text, alarm):
     assert understanding(text).levels.get(alarm) == "sure"
 
 
+def test_a_rules_none_is_not_read_into_kana_the_dictionary_split(understanding):
+    """リスカした (I cut myself): in a run of kana, か+し reads 歌詞 (lyrics), a `none` word
+    of the sure crisis rule; only whole words hold an alarm back."""
+    got = understanding("リスカした")
+    assert got.crisis, got.as_json()
+
+
 @pytest.mark.parametrize("text,alarm", [("もう疲れた", "crisis"), ("限界かも", "crisis"),
                                         ("なんか怖い", "danger")])
 def test_distress_without_certainty_asks(understanding, text, alarm):

@@ -55,6 +55,17 @@ def test_words_in_a_row_and_kana_the_dictionary_splits():
     assert matches("自殺", "じさつしたい") and matches("悪口", "わるぐちかかれた")
 
 
+def test_a_whole_words_pattern_never_matches_a_run_of_kana_read_together():
+    """A rule's `none` is matched on the dictionary's words only: in リスカした the kana
+    か (a particle) + し (する) read かし, 歌詞, which held the crisis back as song lyrics."""
+    message = analyse(FOLD("リスカした"), folded=True)
+    lyrics = compile_pattern("歌詞")
+    assert PatternIndex([lyrics]).find(message) == {0}  # a run of kana: a guess
+    assert PatternIndex([lyrics], whole_words=frozenset({0})).find(message) == set()
+    sung = analyse(FOLD("かしをかいた"), folded=True)  # the word itself still counts
+    assert PatternIndex([lyrics], whole_words=frozenset({0})).find(sung) == {0}
+
+
 def test_english_words_prefixes_and_exact_forms():
     assert matches("kill* + myself", "I want to KILL myself") and matches("kill* + myself", "killing myself")
     assert not matches("kill* + myself", "kill yourself")
