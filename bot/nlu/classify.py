@@ -62,8 +62,9 @@ class Signals:
     def check(self) -> str | None:
         """The alarm to ask about: possible, and not already sure."""
         maybe = [a for a in ("crisis", "danger") if self.levels.get(a) == MAYBE]
-        if len(maybe) > 1:  # ask about the likelier one
-            maybe.sort(key=lambda a: -self.model.get(a, {}).get("score", 0.0))
+        if len(maybe) > 1:  # ask about the one a rule saw (the person's own words), else the likelier
+            maybe.sort(key=lambda a: (not self.by.get(a, "").startswith("rule:"),
+                                      -self.model.get(a, {}).get("score", 0.0)))
         return maybe[0] if maybe else None
 
     def answers(self) -> dict[str, Any]:

@@ -96,6 +96,14 @@ def test_distress_without_certainty_asks(understanding, text, alarm):
     assert got.check == alarm and not got.crisis and not got.danger
 
 
+def test_the_question_asked_is_about_the_alarm_the_persons_words_showed(understanding):
+    """A rule saw danger (危ない), only the model thought of a crisis: ask about danger,
+    not whether they want to die."""
+    got = understanding("やっぱり危ないかも")
+    assert got.levels.get("danger") == "possible" and got.by["danger"].startswith("rule:")
+    assert got.check == "danger", got.as_json()
+
+
 @pytest.mark.parametrize("text", ["薬をたくさん飲んだ", "手首を切って血が止まらない", "ODした"])
 def test_medical_emergencies_are_marked_for_119(understanding, text):
     got = understanding(text)
