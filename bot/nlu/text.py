@@ -1,7 +1,8 @@
 """Fold the many ways people type into one form, keeping the boundaries between words.
 
 Width and case (NFKC, casefold), stretched vowels (しにたーい, しにたぁい), small
-kana used as decoration (しにたぃ) and editors' spelling rewrites (タヒ → 死) are
+kana used as decoration (しにたぃ), kana said again and again (しにたいしにたい, read
+as each one) and editors' spelling rewrites (タヒ → 死) are
 undone before the morphological analysis sees the text. Nothing is removed that
 separates words: the analysis needs punctuation and spaces.
 """
@@ -23,6 +24,10 @@ _VOWEL = {**{c: "あ" for c in "あかさたなはまやらわがざだばぱぁ
 _STRETCH = "ー〜～~"
 _REPEAT = re.compile(r"([\u3041-\u309f])\1{2,}")  # しにたいいいい → しにたい
 _SPACED = re.compile(r"(?<!\S)\S(?: \S){2,}(?!\S)")  # し に た い, s h i n e → one word
+# しにたいしにたいしにたい: kana said again and again without a break, which the dictionary
+# reads as other words (し, に, たいし...); a space between the repeats keeps each whole.
+# Three kana or more: ドキドキ, ころころ stay one word.
+_SAID_AGAIN = re.compile(r"([\u3041-\u309f\u30a1-\u30faー]{3,10}?)\1+")
 
 
 def to_hiragana(text: str) -> str:
@@ -49,7 +54,9 @@ def _unstretch(text: str) -> str:
         out.append(ch)
     folded = "".join(out)
     folded = re.sub(r"っ+(?=[^\u3041-\u309f]|$)", "", folded)  # 死にたいっ!
-    return _REPEAT.sub(r"\1", folded)
+    folded = _REPEAT.sub(r"\1", folded)
+    return _SAID_AGAIN.sub(lambda m: " ".join([m.group(1)] * (len(m.group()) // len(m.group(1)))),
+                           folded)
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,13 @@ def test_a_broken_pattern_says_what_is_wrong(bad, why):
         compile_pattern(bad)
 
 
+def test_kana_said_again_and_again_is_read_as_each_one():
+    """しにたいしにたいしにたい was read し, に, たいし, に, たいし...: no word of dying in it."""
+    assert matches("死ぬ + たい", "しにたいしにたいしにたい")
+    assert matches("消える + たい", "キエタイキエタイ")
+    assert fold("ドキドキ") == "ドキドキ" and fold("ころころころ") == "ころころころ"  # one word each
+
+
 def test_folding_keeps_word_boundaries_and_undoes_decoration():
     assert fold("ｼﾆﾀｲ　ＨＥＬＰ") == "シニタイ help"
     assert fold("しにたーーい") == fold("しにたぁい") == "しにたい"
