@@ -256,6 +256,10 @@ class Engine:
             self._reshow(conv, reply)
         elif self._small_talk(reply, inbound):
             self._reshow(conv, reply)
+        elif inbound.kind == "text" and (alarm := self.safety.ask_again(conv, signals, inbound.at)):
+            # Words that answer nothing but show possible danger or crisis (after a "no",
+            # やっぱりつらい): ask about it again rather than say they could not be read.
+            self.safety.ask(conv, reply, inbound, signals, alarm, fired)
         else:
             conv.flags["misses"] = conv.flags.get("misses", 0) + 1
             self._say_message(reply, "not_understood")

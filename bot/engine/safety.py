@@ -117,6 +117,18 @@ class Safety:
             return None
         return alarm
 
+    def ask_again(self, conv: ConvState, signals: Signals, at: datetime) -> str | None:
+        """The alarm to ask about again, for words that answer nothing but show it: also one
+        the person said no to (やっぱりつらい takes it back), unless they said no twice lately."""
+        alarm = signals.check
+        if alarm is None or not self.texts:
+            return None
+        declined = conv.flags.get(f"declined_{alarm}_at")
+        if declined and at - datetime.fromisoformat(declined) < QUIET and \
+                conv.flags.get(f"declined_{alarm}_twice"):
+            return None
+        return alarm
+
     def ask(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
             alarm: str, fired: list[str]) -> None:
         """Ask directly and kindly whether the person (or the one they write about) is at risk."""
@@ -181,6 +193,11 @@ class Safety:
             actions.append(f"alert:{alarm}")
             self.alarm_turn(conv, reply, inbound, signals, [alarm], fired)
             return
+        before = conv.flags.get(f"declined_{alarm}_at")
+        if before and inbound.at - datetime.fromisoformat(before) < QUIET:
+            conv.flags[f"declined_{alarm}_twice"] = True  # not asked again soon, even so
+        else:
+            conv.flags.pop(f"declined_{alarm}_twice", None)
         conv.flags[f"declined_{alarm}_at"] = inbound.at.isoformat()
         reply.messages.append(Text(self.texts["thanks_no"]))
         self.engine.resume(conv, reply, inbound)

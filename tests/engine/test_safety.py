@@ -104,12 +104,18 @@ def test_no_goes_back_to_the_question_with_what_was_understood(engine):
     assert "alert:crisis" not in out.actions
 
 
-def test_a_typed_no_counts_and_the_question_is_not_asked_again_soon(engine):
+def test_a_typed_no_counts_and_after_two_the_question_is_not_asked_again_soon(engine):
+    """One "no" may be taken back (やっぱりつらい): words that answer nothing but show the
+    same alarm are asked about once more. After a second "no", not again for a while."""
     asked = say(engine, started(engine).conv, "もう疲れた")
     out = say(engine, asked.conv, "大丈夫")
     assert out.conv.state == "what"
     again = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(minutes=5))
-    assert again.conv.state != CHECK["crisis"]
+    assert again.conv.state == CHECK["crisis"]
+    out = say(engine, again.conv, "大丈夫", at=T0 + timedelta(minutes=6))
+    assert out.conv.state == "what"
+    quiet = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(minutes=10))
+    assert quiet.conv.state != CHECK["crisis"]
     later = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(hours=7))
     assert later.conv.state == CHECK["crisis"]
 
