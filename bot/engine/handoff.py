@@ -135,7 +135,10 @@ class StaffTalk:
         else:
             minutes = (desk.ahead + 1) * (staff.minutes_per_person if staff else 10)
             key = "still_waiting" if again else "waiting"
+            # {ahead}: the people before this one; {position}: this one's place (1: next),
+            # which reads well when nobody is ahead (not 「前に0人」)
             reply.messages.append(Text(t[key].replace("{ahead}", str(desk.ahead))
+                                       .replace("{position}", str(desk.ahead + 1))
                                        .replace("{minutes}", str(minutes))))
         reply.buttons = [Button(t["cancel_label"], Postback.cancel().encode(), t["cancel_label"])]
 

@@ -13,10 +13,10 @@ from .conftest import AFTER_HOURS, STAFF_HOURS, Person, claimed, login, post
 
 def test_asking_queues_the_request_and_tells_the_wait(bot, person):
     texts = person.asks_for_staff()
-    assert texts[0] == "スタッフにおつなぎします。いま前に0人お待ちで、目安はおよそ10分です。このままお待ちください。"
+    assert texts[0] == "スタッフにおつなぎします。いまの順番は1番目で、目安はおよそ10分です。このままお待ちください。"
     queue = bot.extensions["bot"].store.handoffs.queue()
     assert [(h.conv_key, h.status, h.priority) for h in queue] == [(person.key, "waiting", 0)]
-    assert person.says("まだですか？")[0].startswith("スタッフをお待ちいただいています（前に0人")
+    assert person.says("まだですか？")[0].startswith("スタッフをお待ちいただいています（いま1番目")
 
 
 def test_outside_staff_hours_the_request_waits_and_open_windows_are_given(bot, line_api):
