@@ -91,7 +91,8 @@ class Engine:
 
     def _turn(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
               desk: DeskView, fired: list[str], actions: list[str]) -> None:
-        if inbound.kind == "text" and signals.language not in ("ja", ""):
+        if inbound.kind == "text" and signals.language not in ("ja", "") and \
+                not self._a_word_in_japanese(conv, inbound):
             english_reply(self, conv, reply, inbound, signals, fired, actions)
             return
         self.safety.record(conv, signals, inbound.at)
@@ -137,6 +138,13 @@ class Engine:
             if greet:
                 self._say_message(reply, greet)
             self._answer(conv, reply, inbound, signals, fired, after=None)
+
+    @staticmethod
+    def _a_word_in_japanese(conv: ConvState, inbound: Inbound) -> bool:
+        """One Latin word (ok, www, SNS, help) from someone who has answered in Japanese, and
+        never been answered in English: too little to switch language; the flow reads it."""
+        return bool(conv.answers or conv.history) and conv.flags.get("language") is None and \
+            len(inbound.text.split()) == 1
 
     def _is_an_answer(self, conv: ConvState, inbound: Inbound, stale: str | None) -> bool:
         """Typed words that are exactly one of the offered buttons: an answer, as a tap is."""

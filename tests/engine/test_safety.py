@@ -27,6 +27,8 @@ READS = {
                                    levels={"crisis": MAYBE}),
     "娘が死にたいと言っています": Signals(values={"audience": "guardian"}, levels={"crisis": SURE}),
     "I want to die": Signals(levels={"crisis": SURE}, language="en"),
+    **{latin: Signals(language="en") for latin in ("ok", "www", "SNS", "hello",
+                                                   "I was doxxed on a forum")},
 }
 
 
@@ -154,6 +156,17 @@ def test_staff_who_have_the_conversation_see_detections_and_the_bot_stays_silent
     assert out.reply.messages == [] and out.conv.flags["detections"][-1]["level"] == "possible"
     out = engine.handle(conv, Inbound("text", T0, text="死にたい"), DeskView("claimed"))
     assert out.reply.messages == [] and "alert:crisis" in out.actions
+
+
+def test_one_latin_word_in_a_japanese_conversation_stays_japanese(engine):
+    """ok, www, SNS or help typed mid-interview: too little to switch to English."""
+    conv = started(engine).conv
+    for word in ("ok", "www", "SNS"):
+        out = say(engine, conv, word)
+        assert "english" not in out.fired and out.conv.state == "what", (word, out.fired)
+    assert "english" in say(engine, conv, "I was doxxed on a forum").fired  # a sentence is
+    assert "english" in say(engine, engine.handle(None, Inbound("follow", T0)).conv,
+                            "hello").fired  # nothing said in Japanese yet
 
 
 def test_english_gets_an_english_answer_without_the_interview(engine):
