@@ -128,7 +128,10 @@ class StaffTalk:
             alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None)
             key = "after_hours_alarm" if alarm and t.get("after_hours_alarm") else "after_hours"
             reply.messages.append(Text(t[key].replace("{next}", when)))
-            spec = {"alert": alarm, "open_only": True, "limit": 3} if key != "after_hours" else \
+            # Nothing told yet of what happened: the lines that listen to anyone, open now
+            # (matching on nothing would list police desks at random).
+            listen = alarm or ("crisis" if conv.answers.get("topic") is None else None)
+            spec = {"alert": listen, "open_only": True, "limit": 3} if listen else \
                 {"match": True, "open_only": True, "limit": 3}
             if contacts is not None:
                 reply.messages.extend(contacts(spec, conv.answers, inbound))
