@@ -69,9 +69,11 @@ def init_app(app: Flask) -> LazyChannel | None:
     app.extensions["line_secret"] = secret.encode()
     host, timeout = app.config.get("LINE_API_BASE_URL"), app.config["LINE_API_TIMEOUT"]
     chat_mode = bool(app.config["LINE_CHAT_MODE"])
-    # Connections kept open to the API: one per thread that may send at once (see
-    # WORKER_THREADS), and a few for loading animations and the console's messages.
-    connections = max(app.config["DISPATCH_THREADS"], app.config["WORKER_THREADS"]) + 4
+    # Connections kept open to the API: two per thread that may send at once (see
+    # WORKER_THREADS), since a slow reply's loading animation is sent while the reply is
+    # still in flight, and a few for the console's messages. Fewer, and connections past
+    # the pool are closed after use ("pool is full"): a new TLS handshake each time.
+    connections = 2 * max(app.config["DISPATCH_THREADS"], app.config["WORKER_THREADS"]) + 4
 
     def build() -> LineChannel:
         from .sender import LineChannel
