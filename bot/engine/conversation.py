@@ -264,7 +264,7 @@ class Engine:
             self._reshow(conv, reply)
         elif self._small_talk(reply, inbound):
             self._reshow(conv, reply)
-        elif inbound.kind == "text" and (alarm := self.safety.ask_again(conv, signals, inbound.at)):
+        elif inbound.kind == "text" and (alarm := self.safety.ask_again(signals)):
             # Words that answer nothing but show possible danger or crisis (after a "no",
             # やっぱりつらい): ask about it again rather than say they could not be read.
             self.safety.ask(conv, reply, inbound, signals, alarm, fired)
@@ -365,7 +365,7 @@ class Engine:
         elif name == "restart":
             self._restart(conv, reply, inbound, prefix=None)
         elif name == "back":
-            if conv.state in RESERVED:
+            if conv.state in RESERVED + CHECKS:  # leave the question for the one it interrupted
                 self.handoff.back_to(conv)
                 self._enter(conv, conv.state, reply, inbound, chain=False)
                 return
@@ -377,6 +377,10 @@ class Engine:
             conv.answers = step["answers"]
             self._enter(conv, step["state"], reply, inbound, chain=False)
         elif name == "help":
+            if conv.state in CHECKS:  # the safety question stays open: asked again after help
+                self._say_message(reply, "help")
+                self.safety.ask_pending(conv, reply)
+                return
             if conv.state in RESERVED:
                 self.handoff.back_to(conv)
             self._say_message(reply, "help")
@@ -384,7 +388,7 @@ class Engine:
         elif self.spec.commands.get(name) and self.spec.commands[name].to:
             target = self.spec.commands[name].to  # contacts, emergency: a state to show
             assert target is not None
-            if conv.state in RESERVED:
+            if conv.state in RESERVED + CHECKS:
                 self.handoff.back_to(conv)
             self._push_history(conv)
             self._enter(conv, target, reply, inbound)

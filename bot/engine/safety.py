@@ -117,17 +117,11 @@ class Safety:
             return None
         return alarm
 
-    def ask_again(self, conv: ConvState, signals: Signals, at: datetime) -> str | None:
-        """The alarm to ask about again, for words that answer nothing but show it: also one
-        the person said no to (やっぱりつらい takes it back), unless they said no twice lately."""
-        alarm = signals.check
-        if alarm is None or not self.texts:
-            return None
-        declined = conv.flags.get(f"declined_{alarm}_at")
-        if declined and at - datetime.fromisoformat(declined) < QUIET and \
-                conv.flags.get(f"declined_{alarm}_twice"):
-            return None
-        return alarm
+    def ask_again(self, signals: Signals) -> str | None:
+        """The alarm to ask about, for words that answer nothing but show it, even one the
+        person said no to lately: 「気持ちや状況が変わったら、いつでもここに書いてください」
+        is a promise (やっぱりつらい takes the no back); "could not read" would break it."""
+        return signals.check if self.texts else None
 
     def ask(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
             alarm: str, fired: list[str]) -> None:
@@ -141,6 +135,12 @@ class Safety:
         conv.flags.pop("asked_again", None)
         fired.append(f"check:{alarm}")
         conv.flags["check_about"] = signals.values.get("audience") or conv.answers.get("audience")
+        reply.messages.append(Text(self._question(conv, alarm)))
+        reply.buttons = self._yes_no(alarm)
+
+    def ask_pending(self, conv: ConvState, reply: Reply) -> None:
+        """The open safety question again (after help): the same words and buttons."""
+        alarm = next(a for a, s in CHECK.items() if s == conv.state)
         reply.messages.append(Text(self._question(conv, alarm)))
         reply.buttons = self._yes_no(alarm)
 
@@ -193,11 +193,6 @@ class Safety:
             actions.append(f"alert:{alarm}")
             self.alarm_turn(conv, reply, inbound, signals, [alarm], fired)
             return
-        before = conv.flags.get(f"declined_{alarm}_at")
-        if before and inbound.at - datetime.fromisoformat(before) < QUIET:
-            conv.flags[f"declined_{alarm}_twice"] = True  # not asked again soon, even so
-        else:
-            conv.flags.pop(f"declined_{alarm}_twice", None)
         conv.flags[f"declined_{alarm}_at"] = inbound.at.isoformat()
         reply.messages.append(Text(self.texts["thanks_no"]))
         self.engine.resume(conv, reply, inbound)

@@ -106,20 +106,22 @@ def test_no_goes_back_to_the_question_with_what_was_understood(engine):
     assert "alert:crisis" not in out.actions
 
 
-def test_a_typed_no_counts_and_after_two_the_question_is_not_asked_again_soon(engine):
-    """One "no" may be taken back (やっぱりつらい): words that answer nothing but show the
-    same alarm are asked about once more. After a second "no", not again for a while."""
+def test_after_a_no_the_question_waits_unless_the_words_answer_nothing_else(engine):
+    """After a "no", words that answer the interview go on with it (not asked again for 6
+    hours); words that answer nothing but show the alarm again (やっぱりつらい) are asked
+    about, each time: the bot promised 「いつでもここに書いてください」."""
     asked = say(engine, started(engine).conv, "もう疲れた")
     out = say(engine, asked.conv, "大丈夫")
     assert out.conv.state == "what"
-    again = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(minutes=5))
-    assert again.conv.state == CHECK["crisis"]
-    out = say(engine, again.conv, "大丈夫", at=T0 + timedelta(minutes=6))
-    assert out.conv.state == "what"
-    quiet = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(minutes=10))
-    assert quiet.conv.state != CHECK["crisis"]
-    later = say(engine, out.conv, "もう疲れた", at=T0 + timedelta(hours=7))
+    answering = say(engine, out.conv, "悪口を書かれてもう疲れた", at=T0 + timedelta(minutes=5))
+    assert answering.conv.state != CHECK["crisis"]  # it answers the question: no nagging
+    later = say(engine, out.conv, "悪口を書かれてもう疲れた", at=T0 + timedelta(hours=7))
     assert later.conv.state == CHECK["crisis"]
+    conv = out.conv
+    for minutes in (6, 8):  # words that answer nothing: asked again, after each "no"
+        again = say(engine, conv, "もう疲れた", at=T0 + timedelta(minutes=minutes))
+        assert again.conv.state == CHECK["crisis"]
+        conv = say(engine, again.conv, "大丈夫", at=T0 + timedelta(minutes=minutes + 1)).conv
 
 
 def test_an_unclear_answer_is_asked_again_then_taken_as_yes(engine):
