@@ -45,6 +45,8 @@ class Signals:
     by: dict[str, str] = field(default_factory=dict)       # field: "rule:<id>" or "model"
     model: dict[str, dict[str, Any]] = field(default_factory=dict)
     language: str = "ja"
+    # crisis/danger: how strongly they showed, to choose which to ask about (see `check`)
+    weight: dict[str, float] = field(default_factory=dict)
 
     @property
     def danger(self) -> bool:
@@ -62,9 +64,8 @@ class Signals:
     def check(self) -> str | None:
         """The alarm to ask about: possible, and not already sure."""
         maybe = [a for a in ("crisis", "danger") if self.levels.get(a) == MAYBE]
-        if len(maybe) > 1:  # ask about the one a rule saw (the person's own words), else the likelier
-            maybe.sort(key=lambda a: (not self.by.get(a, "").startswith("rule:"),
-                                      -self.model.get(a, {}).get("score", 0.0)))
+        if len(maybe) > 1:  # ask about the likelier one
+            maybe.sort(key=lambda a: -self.weight.get(a, self.model.get(a, {}).get("score", 0.0)))
         return maybe[0] if maybe else None
 
     def answers(self) -> dict[str, Any]:
@@ -143,6 +144,10 @@ class Understanding:
                     and score < self.examples.fields[alarm].veto:  # the model reads it otherwise
                 signals.levels[alarm] = MAYBE
                 signals.by[alarm] += " (model: ask)"
+        for alarm in ALARMS:  # a rule that saw it counts as much as a sure model score
+            score = signals.model.get(alarm, {}).get("score", 0.0)
+            by_rule = signals.by.get(alarm, "").startswith("rule:")
+            signals.weight[alarm] = max(score, self.examples.fields[alarm].sure) if by_rule else score
         return signals
 
     def _apply_rules(self, signals: Signals, rules: list[Rule]) -> None:

@@ -26,8 +26,11 @@ _REPEAT = re.compile(r"([\u3041-\u309f])\1{2,}")  # しにたいいいい → �
 _SPACED = re.compile(r"(?<!\S)\S(?: \S){2,}(?!\S)")  # し に た い, s h i n e → one word
 # しにたいしにたいしにたい: kana said again and again without a break, which the dictionary
 # reads as other words (し, に, たいし...); a space between the repeats keeps each whole.
-# Three kana or more: ドキドキ, ころころ stay one word.
-_SAID_AGAIN = re.compile(r"([\u3041-\u309f\u30a1-\u30faー]{3,10}?)\1+")
+# Only a whole run of kana that is nothing but the repeats (a repeat after other kana, as in
+# つらいしにたいしにたい, could be cut inside a word: つらいしにた いしにたい), and only
+# repeats of three kana or more (ドキドキ, ころころ stay one word).
+_SAID_AGAIN = re.compile(r"(?<![\u3041-\u309f\u30a1-\u30faー])([\u3041-\u309f\u30a1-\u30faー]{3,10}?)\1+"
+                         r"(?![\u3041-\u309f\u30a1-\u30faー])")
 
 
 def to_hiragana(text: str) -> str:

@@ -96,6 +96,35 @@ def test_distress_without_certainty_asks(understanding, text, alarm):
     assert got.check == alarm and not got.crisis and not got.danger
 
 
+@pytest.mark.parametrize("text", ["毎日死ねって言われる。もう死にます", "ニュースに名前が出て、もう死ぬ",
+                                  "大丈夫です。もう死にます", "以前から晒されてて、今夜死にます"])
+def test_what_a_harassed_person_writes_around_a_crisis_never_holds_it_back(understanding, text):
+    """A rule's `none` also stops the model from being sure: the intent rules' lists name
+    only figures of speech and jokes, not 「死ね」と言われた, the past or the news, which
+    come with real crises here. (These were sure by the model before the intent rules,
+    then only asked about.)"""
+    got = understanding(text)
+    assert got.crisis, got.as_json()
+
+
+@pytest.mark.parametrize("text", ["祖母はもう死んでいます", "自殺する人の気持ちがわからない",
+                                  "中学のとき死にたいって思ってた時期もあったけど、今はもう大丈夫です",
+                                  "死ぬまでに行きたい世界の絶景って本を読んだ", "新しい業界に飛び込む",
+                                  "ごめんなさい、証拠の投稿が消えてしまいました", "既読はつくけど反応ないです",
+                                  "薬のことは全部先生に言った"])
+def test_words_of_dying_that_say_no_intent_now_are_not_sure(understanding, text):
+    got = understanding(text)
+    assert not got.crisis and not got.medical, got.as_json()
+
+
+def test_a_crisis_the_model_reads_strongly_is_asked_about_before_a_danger_word(understanding):
+    """死ね quoted holds the sure crisis rule back, so both alarms are only possible; the
+    model reads a crisis (near 1.0) and a rule saw 怖い: the question is about dying."""
+    got = understanding("死ねって言われて怖い。死にたい")
+    assert got.levels.get("danger") == got.levels.get("crisis") == "possible"
+    assert got.check == "crisis", got.as_json()
+
+
 def test_the_question_asked_is_about_the_alarm_the_persons_words_showed(understanding):
     """A rule saw danger (危ない), only the model thought of a crisis: ask about danger,
     not whether they want to die."""
