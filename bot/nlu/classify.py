@@ -29,8 +29,16 @@ from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
 SURE, MAYBE = "sure", "possible"
+# Which possible alarm to ask about: the model's score, or this much for one a rule saw
+# (やっぱり危ないかも: 危ない beats a crisis the model half-thinks of; a crisis the model
+# reads near 1.0 beats a danger word). The same for both alarms: their `sure` differ.
+RULE_WEIGHT = 0.5
 AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
 ADULT = 18
+PILLS = ("錠", "粒", "カプセル")
+DOSE = re.compile(r"(\d+|[一二三四五六七八九十百数何]+)\s*(錠|粒|カプセル|シート|箱|瓶)"
+                  r"\s*(?:も|くらい|ぐらい|ほど|以上|全部|ぜんぶ|を|は|一気に|いっきに|、)*\s*"
+                  r"(?:飲|呑|のん|のみ|いっ|キメ|きめ|服用)")
 _TRAINED: dict[str, "Trained"] = {}  # per process: content reloaded unchanged is not retrained
 _ANALYSES: dict[tuple, Analysis] = {}  # per process: examples analysed once, across reloads
 
@@ -132,6 +140,7 @@ class Understanding:
         fired, held = self.read_rules(analysis)
         self._apply_rules(signals, fired)
         read_age(signals, analysis.text)
+        read_dose(signals, analysis.text)
         trained = self.train()
         x = trained.features.row(analysis)
         short = len(analysis.text.replace(" ", "")) < MIN_CHARS
@@ -144,10 +153,10 @@ class Understanding:
                     and score < self.examples.fields[alarm].veto:  # the model reads it otherwise
                 signals.levels[alarm] = MAYBE
                 signals.by[alarm] += " (model: ask)"
-        for alarm in ALARMS:  # a rule that saw it counts as much as a sure model score
+        for alarm in ALARMS:  # a rule's reading counts as an even score, whichever the alarm
             score = signals.model.get(alarm, {}).get("score", 0.0)
             by_rule = signals.by.get(alarm, "").startswith("rule:")
-            signals.weight[alarm] = max(score, self.examples.fields[alarm].sure) if by_rule else score
+            signals.weight[alarm] = max(score, RULE_WEIGHT) if by_rule else score
         return signals
 
     def _apply_rules(self, signals: Signals, rules: list[Rule]) -> None:
@@ -290,6 +299,31 @@ def model_level(fx: FieldExamples, score: float, held: bool, short: bool) -> str
     if score >= fx.sure:
         return MAYBE if held else SURE
     return MAYBE if score >= fx.possible else None
+
+
+def read_dose(signals: Signals, text: str) -> None:
+    """A count of pills that is an overdose, taken: 30錠飲んだ, 50粒のんだ, 2箱いった, 1シート飲んだ.
+
+    Ten pills or more, or any number of sheets, boxes or bottles, right before a word of
+    taking. 1錠飲んだ says nothing (a dose as prescribed); a rule cannot compare numbers.
+    """
+    if signals.values.get("medical"):
+        return
+    for m in DOSE.finditer(text):
+        number, counter = m.group(1), m.group(2)
+        if counter in PILLS and not _at_least_ten(number):
+            continue
+        signals.values["medical"] = True
+        signals.by["medical"] = "dose"
+        if signals.levels.get("crisis") != SURE:
+            signals.levels["crisis"], signals.by["crisis"] = SURE, "dose"
+        return
+
+
+def _at_least_ten(number: str) -> bool:
+    if number.isdigit():
+        return int(number) >= 10
+    return "十" in number or "百" in number  # 十, 二十, 数十, 何十, 百
 
 
 def read_age(signals: Signals, text: str) -> None:

@@ -25,12 +25,11 @@ _STRETCH = "ー〜～~"
 _REPEAT = re.compile(r"([\u3041-\u309f])\1{2,}")  # しにたいいいい → しにたい
 _SPACED = re.compile(r"(?<!\S)\S(?: \S){2,}(?!\S)")  # し に た い, s h i n e → one word
 # しにたいしにたいしにたい: kana said again and again without a break, which the dictionary
-# reads as other words (し, に, たいし...); a space between the repeats keeps each whole.
-# Only a whole run of kana that is nothing but the repeats (a repeat after other kana, as in
-# つらいしにたいしにたい, could be cut inside a word: つらいしにた いしにたい), and only
-# repeats of three kana or more (ドキドキ, ころころ stay one word).
-_SAID_AGAIN = re.compile(r"(?<![\u3041-\u309f\u30a1-\u30faー])([\u3041-\u309f\u30a1-\u30faー]{3,10}?)\1+"
-                         r"(?![\u3041-\u309f\u30a1-\u30faー])")
+# reads as other words (し, に, たいし...); a space around the repeats keeps each whole.
+# The repeats are looked for at the end of a run of kana, then at its start (つらいしにたい
+# しにたい, しにたいしにたいです), where a word ends or begins: found anywhere, the cut could
+# fall inside a word (つらいしにた いしにたい). Three kana or more: ころころ stays one word.
+_KANA_RUN = re.compile(r"[\u3041-\u309f\u30a1-\u30faー]{6,}")
 
 
 def to_hiragana(text: str) -> str:
@@ -58,8 +57,25 @@ def _unstretch(text: str) -> str:
     folded = "".join(out)
     folded = re.sub(r"っ+(?=[^\u3041-\u309f]|$)", "", folded)  # 死にたいっ!
     folded = _REPEAT.sub(r"\1", folded)
-    return _SAID_AGAIN.sub(lambda m: " ".join([m.group(1)] * (len(m.group()) // len(m.group(1)))),
-                           folded)
+    return _KANA_RUN.sub(lambda m: _said_again(m.group()), folded)
+
+
+def _said_again(run: str) -> str:
+    """A run of kana with its repeats set apart: つらいしにたいしにたい → つらい しにたい しにたい."""
+    for size in range(3, min(10, len(run) // 2) + 1):
+        unit, times = run[-size:], 1
+        while run[-size * (times + 1):len(run) - size * times] == unit:
+            times += 1
+        if times > 1:
+            head = run[:len(run) - size * times]
+            return " ".join(([head] if head else []) + [unit] * times)
+    for size in range(3, min(10, len(run) // 2) + 1):
+        unit, times = run[:size], 1
+        while run[size * times:size * (times + 1)] == unit:
+            times += 1
+        if times > 1:
+            return " ".join([unit] * times + [run[size * times:]]).strip()
+    return run
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,11 @@ def test_distress_without_certainty_asks(understanding, text, alarm):
 
 
 @pytest.mark.parametrize("text", ["毎日死ねって言われる。もう死にます", "ニュースに名前が出て、もう死ぬ",
-                                  "大丈夫です。もう死にます", "以前から晒されてて、今夜死にます"])
+                                  "大丈夫です。もう死にます", "以前から晒されてて、今夜死にます",
+                                  "ゲームで毎日死ねって言われてる。本当に死にたい",
+                                  "「死ね」ってDMが何十件も来る。死にたい",
+                                  "以前から誹謗中傷されてて、死にたい気持ちが消えない",
+                                  "明日死ぬ。誰にも言わないで"])
 def test_what_a_harassed_person_writes_around_a_crisis_never_holds_it_back(understanding, text):
     """A rule's `none` also stops the model from being sure: the intent rules' lists name
     only figures of speech and jokes, not 「死ね」と言われた, the past or the news, which
@@ -111,17 +115,38 @@ def test_what_a_harassed_person_writes_around_a_crisis_never_holds_it_back(under
                                   "中学のとき死にたいって思ってた時期もあったけど、今はもう大丈夫です",
                                   "死ぬまでに行きたい世界の絶景って本を読んだ", "新しい業界に飛び込む",
                                   "ごめんなさい、証拠の投稿が消えてしまいました", "既読はつくけど反応ないです",
-                                  "薬のことは全部先生に言った"])
+                                  "薬のことは全部先生に言った", "もう自殺なんて考えてないよ",
+                                  "人身事故で電車止まってる。誰か線路に飛び込んだらしい",
+                                  "猫が棚の上から飛び降りた",
+                                  "今までありがとうございました、来週からいなくなるけどまた遊びに来ます",
+                                  "去年は本気で死にたいと思ってたけど、今は元気です"])
 def test_words_of_dying_that_say_no_intent_now_are_not_sure(understanding, text):
     got = understanding(text)
     assert not got.crisis and not got.medical, got.as_json()
 
 
-def test_a_crisis_the_model_reads_strongly_is_asked_about_before_a_danger_word(understanding):
-    """死ね quoted holds the sure crisis rule back, so both alarms are only possible; the
-    model reads a crisis (near 1.0) and a rule saw 怖い: the question is about dying."""
-    got = understanding("死ねって言われて怖い。死にたい")
-    assert got.levels.get("danger") == got.levels.get("crisis") == "possible"
+@pytest.mark.parametrize("text,medical", [("カフェインの錠剤50粒飲んだ", True), ("睡眠薬30錠飲んだ", True),
+                                          ("ルル一箱飲んだ", True), ("咳止めシート全部いった", True),
+                                          ("ブロン1瓶いった", True), ("ロキソニンを1錠飲んだ", False),
+                                          ("処方された睡眠薬を飲んだ", False),
+                                          ("パブロン1箱買ってきて朝の分を飲んだ", False)])
+def test_an_overdose_is_marked_for_119_and_a_dose_is_not(understanding, text, medical):
+    """A count of pills is read by number (ten or more), sheets, boxes and bottles by being
+    taken, just after: 1錠 as prescribed, or a box bought, is not an emergency."""
+    got = understanding(text)
+    assert got.medical is medical, got.as_json()
+    if medical:
+        assert got.crisis or got.check == "crisis"
+
+
+@pytest.mark.parametrize("text", ["晒されてから外に出るのが怖い。生きる意味ってなんだろう",
+                                  "監視されてるみたいで怖い。もう限界、つらい"])
+def test_a_crisis_is_not_passed_over_for_a_danger_word(understanding, text):
+    """Both alarms only possible, each seen by a rule (怖い; 生きる意味, 限界): the question is
+    about dying unless the model reads danger as likelier. (A rule's reading once counted as
+    each alarm's own `sure` threshold, and danger's is higher: every 怖い won.)"""
+    got = understanding(text)
+    assert got.levels.get("danger") == got.levels.get("crisis") == "possible", got.as_json()
     assert got.check == "crisis", got.as_json()
 
 

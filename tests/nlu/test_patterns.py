@@ -84,9 +84,10 @@ def test_kana_said_again_and_again_is_read_as_each_one():
     assert matches("死ぬ + たい", "しにたいしにたいしにたい")
     assert matches("消える + たい", "キエタイキエタイ")
     assert fold("ころころころ") == "ころころころ"  # repeats of two kana stay one word
-    # a repeat after other kana is left alone: the split could fall inside a word
-    assert fold("つらいしにたいしにたい") == "つらいしにたいしにたい"
-    assert matches("死ぬ + たい", "つらい。しにたいしにたい")
+    # repeats at the end or the start of a run of kana, where a word ends or begins
+    assert matches("死ぬ + たい", "つらいしにたいしにたいしにたい")
+    assert matches("死ぬ + たい", "しにたいしにたいしにたいです")
+    assert fold("すごいこわいこわい") == "すごい こわい こわい"  # not すごいこわ いこわい
 
 
 def test_folding_keeps_word_boundaries_and_undoes_decoration():
