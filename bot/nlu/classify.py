@@ -29,16 +29,23 @@ from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
 SURE, MAYBE = "sure", "possible"
-# Which possible alarm to ask about: the model's score, or this much for one a rule saw
-# (やっぱり危ないかも: 危ない beats a crisis the model half-thinks of; a crisis the model
-# reads near 1.0 beats a danger word). The same for both alarms: their `sure` differ.
-RULE_WEIGHT = 0.5
+# Which possible alarm to ask about: first one the model is sure of (held back to a question
+# by a rule's `none`), then one a rule saw, then the model's likelier; within each, the
+# model's score. やっぱり危ないかも: 危ない beats a crisis the model half-thinks of; a crisis
+# the model reads near 1.0 beats 怖い; 線路に行く (a rule) beats a danger score of 0.6.
 AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
 ADULT = 18
-PILLS = ("錠", "粒", "カプセル")
-DOSE = re.compile(r"(\d+|[一二三四五六七八九十百数何]+)\s*(錠|粒|カプセル|シート|箱|瓶)"
-                  r"\s*(?:も|くらい|ぐらい|ほど|以上|全部|ぜんぶ|を|は|一気に|いっきに|、)*\s*"
-                  r"(?:飲|呑|のん|のみ|いっ|キメ|きめ|服用)")
+PILLS = ("錠", "粒", "カプセル", "個", "こ", "包")
+# a count, its counter, a few words (と お酒, くらい, 全部), and taken: not 飲まなきゃ, 飲もう,
+# 飲める, 1箱のみ (only one box), いっしょ
+DOSE = re.compile(r"(\d+|[〇一二三四五六七八九十百千数]+|何[十百])\s*(錠|粒|カプセル|個|こ|包|シート|箱|瓶|本)"
+                  r"(?:\s|、|と|とか|も|を|は|で|くらい|ぐらい|ほど|以上|近く|全部|ぜんぶ|一気に|いっきに|ちょっと|"
+                  r"まとめて|一緒に|いっしょに|お酒|酒|水)*"
+                  r"(?:飲(?![まもめ])|呑|のん[だじで]|のみ(?:まし|すぎ|ほうだい)|いった|いっちゃ|キメ|きめ|服用)")
+MEDICINE = re.compile(r"薬|くすり|クスリ|錠|剤|カプセル|ブロン|メジコン|パブロン|ルル|イブ|デパス|ロキソニン|バファリン|"
+                      r"カフェイン|咳止め|せき止め|眠剤|睡眠|安定剤|エスタロン|ウット|pills?")
+REGIMEN = re.compile(r"(毎日|1日|一日|1回|一回|毎朝|毎晩|朝晩)\s*$")
+PAST = re.compile(r"昔|年前|以前|こと(?:が)?ある|ことあった")
 _TRAINED: dict[str, "Trained"] = {}  # per process: content reloaded unchanged is not retrained
 _ANALYSES: dict[tuple, Analysis] = {}  # per process: examples analysed once, across reloads
 
@@ -72,7 +79,7 @@ class Signals:
     def check(self) -> str | None:
         """The alarm to ask about: possible, and not already sure."""
         maybe = [a for a in ("crisis", "danger") if self.levels.get(a) == MAYBE]
-        if len(maybe) > 1:  # ask about the likelier one
+        if len(maybe) > 1:  # ask about the likelier one (see `weight`)
             maybe.sort(key=lambda a: -self.weight.get(a, self.model.get(a, {}).get("score", 0.0)))
         return maybe[0] if maybe else None
 
@@ -153,10 +160,11 @@ class Understanding:
                     and score < self.examples.fields[alarm].veto:  # the model reads it otherwise
                 signals.levels[alarm] = MAYBE
                 signals.by[alarm] += " (model: ask)"
-        for alarm in ALARMS:  # a rule's reading counts as an even score, whichever the alarm
+        for alarm in ALARMS:  # which to ask about: see the note by SURE, MAYBE
             score = signals.model.get(alarm, {}).get("score", 0.0)
             by_rule = signals.by.get(alarm, "").startswith("rule:")
-            signals.weight[alarm] = max(score, RULE_WEIGHT) if by_rule else score
+            tier = 2 if score >= self.examples.fields[alarm].sure else 1 if by_rule else 0
+            signals.weight[alarm] = tier + score
         return signals
 
     def _apply_rules(self, signals: Signals, rules: list[Rule]) -> None:
@@ -304,14 +312,17 @@ def model_level(fx: FieldExamples, score: float, held: bool, short: bool) -> str
 def read_dose(signals: Signals, text: str) -> None:
     """A count of pills that is an overdose, taken: 30錠飲んだ, 50粒のんだ, 2箱いった, 1シート飲んだ.
 
-    Ten pills or more, or any number of sheets, boxes or bottles, right before a word of
-    taking. 1錠飲んだ says nothing (a dose as prescribed); a rule cannot compare numbers.
+    Ten pills or more, or any number of sheets, boxes or bottles, with a word of taking just
+    after; a medicine named somewhere. 1錠飲んだ, 毎日10錠, 牛乳1瓶 and the past (昔30錠飲んで
+    運ばれたことある) say nothing; a rule cannot compare numbers.
     """
-    if signals.values.get("medical"):
+    if signals.values.get("medical") or PAST.search(text) or not MEDICINE.search(text):
         return
     for m in DOSE.finditer(text):
         number, counter = m.group(1), m.group(2)
         if counter in PILLS and not _at_least_ten(number):
+            continue
+        if REGIMEN.search(text[:m.start()]):  # 毎日10錠: a daily dose, not an overdose
             continue
         signals.values["medical"] = True
         signals.by["medical"] = "dose"
@@ -323,7 +334,9 @@ def read_dose(signals: Signals, text: str) -> None:
 def _at_least_ten(number: str) -> bool:
     if number.isdigit():
         return int(number) >= 10
-    return "十" in number or "百" in number  # 十, 二十, 数十, 何十, 百
+    if any(c in number for c in "十百千"):  # 十, 二十, 数十, 何十, 百
+        return True
+    return len(number) > 1 and "〇" in number  # 一〇, 二〇
 
 
 def read_age(signals: Signals, text: str) -> None:

@@ -66,7 +66,8 @@ def test_several_signals_in_one_message_all_count(understanding):
 
 @pytest.mark.parametrize("text", ["確認したところ、すでに削除されていました", "アリスのイラストを描きました",
                                   "写真でマッチングする機能", "死ぬほど恥ずかしい",
-                                  "殺す気かってくらい忙しい", "部長に釘を刺された"])
+                                  "殺す気かってくらい忙しい", "部長に釘を刺された",
+                                  "おばあちゃんの家に行く予定です"])
 def test_the_words_that_fooled_substring_rules_raise_nothing_sure(understanding, text):
     got = understanding(text)
     assert not got.danger and not got.crisis, got.as_json()
@@ -76,6 +77,7 @@ def test_the_words_that_fooled_substring_rules_raise_nothing_sure(understanding,
                                         ("タヒにたい", "crisis"), ("消えちゃいたい", "crisis"),
                                         ("I want to die", "crisis"),
                                         ("家を特定された。最寄り駅で待ってるってDMが来た", "danger"),
+                                        ("来なかったら家行って殴るって言われた", "danger"),
                                         ("he said he'll kill me", "danger"),
                                         ("someone is outside my house", "danger")])
 def test_what_the_old_rules_missed_is_sure_now(understanding, text, alarm):
@@ -128,8 +130,15 @@ def test_words_of_dying_that_say_no_intent_now_are_not_sure(understanding, text)
 @pytest.mark.parametrize("text,medical", [("カフェインの錠剤50粒飲んだ", True), ("睡眠薬30錠飲んだ", True),
                                           ("ルル一箱飲んだ", True), ("咳止めシート全部いった", True),
                                           ("ブロン1瓶いった", True), ("ロキソニンを1錠飲んだ", False),
+                                          ("デパス20錠とお酒一緒に飲んじゃった", True),
+                                          ("くすり20こくらいのんだ", True), ("睡眠薬二〇錠飲んだ", True),
                                           ("処方された睡眠薬を飲んだ", False),
-                                          ("パブロン1箱買ってきて朝の分を飲んだ", False)])
+                                          ("パブロン1箱買ってきて朝の分を飲んだ", False),
+                                          ("昔30錠飲んで運ばれたことある", False),
+                                          ("1日12錠も飲まなきゃいけない", False),
+                                          ("エビオス錠を毎日10錠飲んでる", False), ("牛乳1瓶飲んだ", False),
+                                          ("お一人様1箱のみでパブロン買えなかった", False),
+                                          ("いつもの睡眠薬飲んだのに眠れない", False)])
 def test_an_overdose_is_marked_for_119_and_a_dose_is_not(understanding, text, medical):
     """A count of pills is read by number (ten or more), sheets, boxes and bottles by being
     taken, just after: 1錠 as prescribed, or a box bought, is not an emergency."""
@@ -140,13 +149,16 @@ def test_an_overdose_is_marked_for_119_and_a_dose_is_not(understanding, text, me
 
 
 @pytest.mark.parametrize("text", ["晒されてから外に出るのが怖い。生きる意味ってなんだろう",
-                                  "監視されてるみたいで怖い。もう限界、つらい"])
+                                  "監視されてるみたいで怖い。もう限界、つらい",
+                                  "明日学校の帰りに線路に行く",
+                                  "生徒から「今夜消える」とLINEが来ました。担任です"])
 def test_a_crisis_is_not_passed_over_for_a_danger_word(understanding, text):
-    """Both alarms only possible, each seen by a rule (怖い; 生きる意味, 限界): the question is
-    about dying unless the model reads danger as likelier. (A rule's reading once counted as
-    each alarm's own `sure` threshold, and danger's is higher: every 怖い won.)"""
+    """Both alarms only possible: a crisis a rule saw (生きる意味, 限界, 線路, 消える) is asked
+    about before a danger the model alone half-reads, and before 怖い when the model reads
+    the crisis as likelier. (A rule's reading once counted as each alarm's own `sure`
+    threshold, and danger's is higher: every 怖い won.)"""
     got = understanding(text)
-    assert got.levels.get("danger") == got.levels.get("crisis") == "possible", got.as_json()
+    assert got.levels.get("crisis") == "possible", got.as_json()
     assert got.check == "crisis", got.as_json()
 
 
