@@ -1,13 +1,12 @@
 """The shared thread that makes delayed calls (the loading animation of slow answers)."""
 from __future__ import annotations
 
-import os
-import select
-import signal
 import threading
 import time
 
 from bot.alarms import Alarms
+
+from .helpers import held_by_another_thread, in_child
 
 
 def test_a_started_alarm_calls_when_due_and_not_before():
@@ -90,43 +89,12 @@ def test_a_slow_call_holds_back_no_other():
         release.set()
 
 
-def _in_child(body) -> bytes:
-    """Run `body()` (returning one byte) in a forked child; its answer, or b"" after 10 s."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.write(write, body())
-        finally:
-            os._exit(0)
-    os.close(write)
-    try:
-        ready, _, _ = select.select([read], [], [], 10)
-        return os.read(read, 1) if ready else b""
-    finally:
-        os.close(read)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-
-
 def test_alarms_work_in_a_forked_child_even_if_the_parent_held_their_lock():
     """gunicorn and `flask work` fork processes from one that built the app: each child's
     threads arm at once, and a lock held by a parent thread at the fork stays held."""
     alarms, done = Alarms(), threading.Event()
     alarms.timer(0.05, done.set).start()
     assert done.wait(5)  # the parent's thread runs
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with alarms._cond:
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(5)
-
     def child() -> bytes:
         fired = [threading.Event() for _ in range(8)]
         arming = [threading.Thread(target=lambda e=e: alarms.timer(0.05, e.set).start())
@@ -135,8 +103,5 @@ def test_alarms_work_in_a_forked_child_even_if_the_parent_held_their_lock():
             t.start()
         return b"1" if all(e.wait(5) for e in fired) else b"0"
 
-    try:
-        assert _in_child(child) == b"1"
-    finally:
-        release.set()
-        holder.join()
+    with held_by_another_thread(alarms._cond):
+        assert in_child(child) == b"1"

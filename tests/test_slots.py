@@ -10,6 +10,8 @@ import pytest
 
 from bot.slots import Slots
 
+from .helpers import held_by_another_thread, in_child
+
 
 class Transactions:
     """A stand-in for `Store.together`: counts commits and rollbacks, yields a connection.
@@ -184,44 +186,17 @@ def test_many_threads_never_exceed_the_slots_and_all_get_their_own_result(n):
 def test_a_forked_child_has_every_slot_free_whatever_the_parents_threads_held():
     """`flask work` forks its processes from one that built the app: a slot a parent thread
     held at the fork (or a job queued) must not stay taken in the child for ever."""
-    from .test_alarms import _in_child
-
     slots, together = Slots(1), Transactions()
-    held, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with slots:
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert held.wait(5)
-    try:
-        assert _in_child(lambda: b"1" if slots.run("turn", lambda c: 1, together) == 1
-                         else b"0") == b"1"
-    finally:
-        release.set()
-        holder.join(5)
+    with held_by_another_thread(slots):
+        assert in_child(lambda: b"1" if slots.run("turn", lambda c: 1, together) == 1
+                        else b"0") == b"1"
 
 
 def test_a_forked_childs_groups_commit_even_if_a_parent_thread_was_counting_one():
     """A parent thread that was counting its group (a moment's lock) at the fork must not
     leave that lock held in the child: the child's next group would hang after committing,
     and its members, webhooks already stored, would never be acknowledged."""
-    from .test_alarms import _in_child
-
     slots, together = Slots(1), Transactions()
-    held, release = threading.Event(), threading.Event()
-
-    def counting() -> None:  # what a leader does for an instant after each commit
-        with slots._counting:
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=counting)
-    holder.start()
-    assert held.wait(5)
 
     def child() -> bytes:
         with slots:
@@ -231,11 +206,8 @@ def test_a_forked_childs_groups_commit_even_if_a_parent_thread_was_counting_one(
             t.join(5)
         return b"1" if outcomes == {0: 1, 1: 2} and slots.groups == 1 else b"0"
 
-    try:
-        assert _in_child(child) == b"1"
-    finally:
-        release.set()
-        holder.join(5)
+    with held_by_another_thread(slots._counting):  # as a leader does after each commit
+        assert in_child(child) == b"1"
 
 
 def test_a_refused_commit_runs_every_member_again_alone():
