@@ -29,23 +29,8 @@ from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
 SURE, MAYBE = "sure", "possible"
-# Which possible alarm to ask about: first one the model is sure of (held back to a question
-# by a rule's `none`), then one a rule saw, then the model's likelier; within each, the
-# model's score. やっぱり危ないかも: 危ない beats a crisis the model half-thinks of; a crisis
-# the model reads near 1.0 beats 怖い; 線路に行く (a rule) beats a danger score of 0.6.
 AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
 ADULT = 18
-PILLS = ("錠", "粒", "カプセル", "個", "こ", "包")
-# a count, its counter, a few words (と お酒, くらい, 全部), and taken: not 飲まなきゃ, 飲もう,
-# 飲める, 1箱のみ (only one box), いっしょ
-DOSE = re.compile(r"(\d+|[〇一二三四五六七八九十百千数]+|何[十百])\s*(錠|粒|カプセル|個|こ|包|シート|箱|瓶|本)"
-                  r"(?:\s|、|と|とか|も|を|は|で|くらい|ぐらい|ほど|以上|近く|全部|ぜんぶ|一気に|いっきに|ちょっと|"
-                  r"まとめて|一緒に|いっしょに|お酒|酒|水)*"
-                  r"(?:飲(?![まもめ])|呑|のん[だじで]|のみ(?:まし|すぎ|ほうだい)|いった|いっちゃ|キメ|きめ|服用)")
-MEDICINE = re.compile(r"薬|くすり|クスリ|錠|剤|カプセル|ブロン|メジコン|パブロン|ルル|イブ|デパス|ロキソニン|バファリン|"
-                      r"カフェイン|咳止め|せき止め|眠剤|睡眠|安定剤|エスタロン|ウット|pills?")
-REGIMEN = re.compile(r"(毎日|1日|一日|1回|一回|毎朝|毎晩|朝晩)\s*$")
-PAST = re.compile(r"昔|年前|以前|こと(?:が)?ある|ことあった")
 _TRAINED: dict[str, "Trained"] = {}  # per process: content reloaded unchanged is not retrained
 _ANALYSES: dict[tuple, Analysis] = {}  # per process: examples analysed once, across reloads
 
@@ -147,7 +132,6 @@ class Understanding:
         fired, held = self.read_rules(analysis)
         self._apply_rules(signals, fired)
         read_age(signals, analysis.text)
-        read_dose(signals, analysis.text)
         trained = self.train()
         x = trained.features.row(analysis)
         short = len(analysis.text.replace(" ", "")) < MIN_CHARS
@@ -160,7 +144,12 @@ class Understanding:
                     and score < self.examples.fields[alarm].veto:  # the model reads it otherwise
                 signals.levels[alarm] = MAYBE
                 signals.by[alarm] += " (model: ask)"
-        for alarm in ALARMS:  # which to ask about: see the note by SURE, MAYBE
+        # Which possible alarm to ask about (`check`): first one the model is sure of (held
+        # back to a question by a rule's `none`), then one a rule saw, then the model's
+        # likelier; within each, the model's score. やっぱり危ないかも: 危ない beats a crisis
+        # the model half-thinks of; a crisis the model reads near 1.0 beats 怖い; 線路に行く
+        # (a rule) beats a danger score of 0.6.
+        for alarm in ALARMS:
             score = signals.model.get(alarm, {}).get("score", 0.0)
             by_rule = signals.by.get(alarm, "").startswith("rule:")
             tier = 2 if score >= self.examples.fields[alarm].sure else 1 if by_rule else 0
@@ -307,36 +296,6 @@ def model_level(fx: FieldExamples, score: float, held: bool, short: bool) -> str
     if score >= fx.sure:
         return MAYBE if held else SURE
     return MAYBE if score >= fx.possible else None
-
-
-def read_dose(signals: Signals, text: str) -> None:
-    """A count of pills that is an overdose, taken: 30錠飲んだ, 50粒のんだ, 2箱いった, 1シート飲んだ.
-
-    Ten pills or more, or any number of sheets, boxes or bottles, with a word of taking just
-    after; a medicine named somewhere. 1錠飲んだ, 毎日10錠, 牛乳1瓶 and the past (昔30錠飲んで
-    運ばれたことある) say nothing; a rule cannot compare numbers.
-    """
-    if signals.values.get("medical") or PAST.search(text) or not MEDICINE.search(text):
-        return
-    for m in DOSE.finditer(text):
-        number, counter = m.group(1), m.group(2)
-        if counter in PILLS and not _at_least_ten(number):
-            continue
-        if REGIMEN.search(text[:m.start()]):  # 毎日10錠: a daily dose, not an overdose
-            continue
-        signals.values["medical"] = True
-        signals.by["medical"] = "dose"
-        if signals.levels.get("crisis") != SURE:
-            signals.levels["crisis"], signals.by["crisis"] = SURE, "dose"
-        return
-
-
-def _at_least_ten(number: str) -> bool:
-    if number.isdigit():
-        return int(number) >= 10
-    if any(c in number for c in "十百千"):  # 十, 二十, 数十, 何十, 百
-        return True
-    return len(number) > 1 and "〇" in number  # 一〇, 二〇
 
 
 def read_age(signals: Signals, text: str) -> None:

@@ -2,7 +2,8 @@
 
 Width and case (NFKC, casefold), stretched vowels (しにたーい, しにたぁい), small
 kana used as decoration (しにたぃ), kana said again and again (しにたいしにたい, read
-as each one) and editors' spelling rewrites (タヒ → 死) are
+as each one), a count of ten pills or more (30錠, read 大量) and editors' spelling
+rewrites (タヒ → 死) are
 undone before the morphological analysis sees the text. Nothing is removed that
 separates words: the analysis needs punctuation and spaces.
 """
@@ -30,6 +31,11 @@ _SPACED = re.compile(r"(?<!\S)\S(?: \S){2,}(?!\S)")  # し に た い, s h i n 
 # しにたい, しにたいしにたいです), where a word ends or begins: found anywhere, the cut could
 # fall inside a word (つらいしにた いしにたい). Three kana or more: ころころ stays one word.
 _KANA_RUN = re.compile(r"[\u3041-\u309f\u30a1-\u30faー]{6,}")
+# 30錠, 二十粒, 数十個: a count of pills is read as 大量 (a large amount) when it is ten or
+# more, so that the editors' rules, which cannot compare numbers, can read an overdose
+# (睡眠薬30錠飲んだ → 睡眠薬大量飲んだ). Not a daily dose (毎日10錠, 1日12錠).
+_PILLS = re.compile(r"(\d+|[〇一二三四五六七八九十百千数]+|何[十百])\s*(?:錠|粒|カプセル|個|こ|包)")
+_DAILY = re.compile(r"(毎日|1日|一日|1回|一回|毎朝|毎晩|朝晩)\s*$")
 
 
 def to_hiragana(text: str) -> str:
@@ -109,10 +115,25 @@ class Folder:
         self._rewrites = [(s.pattern(), fold(s.read)) for s in spellings]
 
     def __call__(self, text: str) -> str:
-        folded = fold(text)
+        folded = _PILLS.sub(_many_pills, fold(text))
         for pattern, read in self._rewrites:
             folded = pattern.sub(read, folded)
         return folded
+
+
+def _many_pills(m: re.Match[str]) -> str:
+    """30錠 → 大量; 1錠, and a daily dose (毎日10錠), as written."""
+    if not _at_least_ten(m.group(1)) or _DAILY.search(m.string[:m.start()]):
+        return m.group()
+    return "大量"
+
+
+def _at_least_ten(number: str) -> bool:
+    if number.isdigit():
+        return int(number) >= 10
+    if any(c in number for c in "十百千"):  # 十, 二十, 数十, 何十, 百
+        return True
+    return len(number) > 1 and "〇" in number  # 一〇, 二〇
 
 
 LATIN = re.compile(r"[a-z]")

@@ -132,6 +132,7 @@ def test_words_of_dying_that_say_no_intent_now_are_not_sure(understanding, text)
                                           ("ブロン1瓶いった", True), ("ロキソニンを1錠飲んだ", False),
                                           ("デパス20錠とお酒一緒に飲んじゃった", True),
                                           ("くすり20こくらいのんだ", True), ("睡眠薬二〇錠飲んだ", True),
+                                          ("ブロン80錠いった", True),
                                           ("処方された睡眠薬を飲んだ", False),
                                           ("パブロン1箱買ってきて朝の分を飲んだ", False),
                                           ("昔30錠飲んで運ばれたことある", False),
@@ -140,8 +141,9 @@ def test_words_of_dying_that_say_no_intent_now_are_not_sure(understanding, text)
                                           ("お一人様1箱のみでパブロン買えなかった", False),
                                           ("いつもの睡眠薬飲んだのに眠れない", False)])
 def test_an_overdose_is_marked_for_119_and_a_dose_is_not(understanding, text, medical):
-    """A count of pills is read by number (ten or more), sheets, boxes and bottles by being
-    taken, just after: 1錠 as prescribed, or a box bought, is not an emergency."""
+    """A count of pills is read by number (ten or more read as 大量, for the rules), sheets,
+    boxes and bottles by being taken just after: 1錠 as prescribed, a daily dose, or a box
+    bought, is not an emergency."""
     got = understanding(text)
     assert got.medical is medical, got.as_json()
     if medical:
