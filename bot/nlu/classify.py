@@ -100,8 +100,12 @@ class Understanding:
         self.cache_dir = cache_dir  # trained models shared between processes
         self.key = key  # a digest of the files it came from: the same files train the same model
         self.folder = Folder(ruleset.spellings)
+        # the words of rules sure of an alarm, also looked for where kana is cut again
+        sure_words = frozenset(i for r in ruleset.rules if any(r.set.get(a) is True for a in ALARMS)
+                               for i in r.any + tuple(i for g in r.all for i in g))
         self.index = PatternIndex(ruleset.patterns,  # `none`: whole words, never a guess
-                                  frozenset(i for r in ruleset.rules for i in r.none))
+                                  frozenset(i for r in ruleset.rules for i in r.none),
+                                  cut_again=sure_words)
         self._trained: Trained | None = None
         self._lock = threading.Lock()
         self._fired: dict[str, list[Rule]] = {}
@@ -118,19 +122,40 @@ class Understanding:
 
     def read_rules(self, analysis: Analysis) -> tuple[list[Rule], set[str]]:
         """The rules that fire, and the alarms a sure rule held back (its `none` saw a film, a joke)."""
-        found = self.index.find(analysis)
+        return self._rules_of(self.index.find(analysis))
+
+    def _rules_of(self, found: set[int]) -> tuple[list[Rule], set[str]]:
         fired = [r for r in self.ruleset.rules if r.fires(found)]
         held = {a for r in self.ruleset.rules for a in ALARMS
                 if r.set.get(a) is True and r.held_back(found)}
         return fired, held
+
+    def _cut_again(self, signals: Signals, analysis: Analysis, found: set[int],
+                   fired: list[Rule]) -> None:
+        """An alarm rule that fires only where a run of kana is cut again (きょうしぬ, read
+        供する + ぬ by the dictionary, cut again as きょう + しぬ) makes its alarm possible: a
+        guess, so the bot asks."""
+        again = self.index.find_cut_again(analysis, found)
+        if not again:
+            return
+        for rule in self.ruleset.rules:
+            alarms = [a for a in ALARMS if rule.set.get(a) is True]
+            if alarms and rule not in fired and rule.fires(found | again):
+                signals.matched.append(f"{rule.id} (cut again)")
+                for alarm in alarms:
+                    if alarm not in signals.levels:
+                        signals.levels[alarm] = MAYBE
+                        signals.by[alarm] = f"rule:{rule.id} (cut again)"
 
     def __call__(self, text: str) -> Signals:
         signals = Signals(language=language(text))
         if not fold(text):
             return signals
         analysis = self.analyse(text)
-        fired, held = self.read_rules(analysis)
+        found = self.index.find(analysis)
+        fired, held = self._rules_of(found)
         self._apply_rules(signals, fired)
+        self._cut_again(signals, analysis, found, fired)
         read_age(signals, analysis.text)
         trained = self.train()
         x = trained.features.row(analysis)

@@ -61,7 +61,9 @@ class Word:
         """The keys a pattern word can match this word by."""
         out = {"s:" + self.surface, "l:" + self.lemma, "n:" + self.norm}
         out.update(self.parts)
-        if self.kana:
+        if self.kana and is_kana(self.norm):
+            # by reading only when the dictionary could not tell which word it is (さす: 刺す
+            # or 指す); いく it reads 行く, and a pattern's 逝く must not match it
             out.add("r:" + self.reading)
         if self.pos == "動詞":
             stem = self.reading[:-1]
@@ -163,6 +165,36 @@ def analyse(text: str, folded: bool = False) -> Analysis:
         if sentence:
             result.sentences.append(sentence)
     return result
+
+
+def cut_again(sentence: list[Word], begins: frozenset[str], limit: int = 24) -> list[list[Word]]:
+    """Other readings of a sentence: a run of kana cut again where a word of `begins` may start
+    inside a word the dictionary chose (きょうし|ぬ, 供する: cut before しぬ, きょう|しぬ).
+
+    All-hiragana text has no kanji to show where words end, and the dictionary then
+    prefers rare words: きょうしぬ is read 供する, いましぬ 戒め. Each reading here is a guess.
+    """
+    out: list[list[Word]] = []
+    longest = max(map(len, begins), default=0)
+    i = 0
+    while i < len(sentence) and len(out) < limit:
+        if not sentence[i].kana:
+            i += 1
+            continue
+        j = i
+        while j < len(sentence) and sentence[j].kana:
+            j += 1
+        for m in range(i, j):
+            word = sentence[m].surface
+            rest = "".join(w.surface for w in sentence[m:j])
+            for k in range(1, len(word)):
+                if any(rest[k:k + n] in begins for n in range(2, longest + 1)):
+                    out.append(sentence[:m] + _japanese(rest[:k]) + _japanese(rest[k:])
+                               + sentence[j:])
+                    if len(out) >= limit:
+                        return out
+        i = j
+    return out
 
 
 def _japanese(text: str) -> list[Word]:

@@ -12,11 +12,15 @@ A pattern is one or more pieces joined by `+` or `...`:
 
 A word matches a message word written the same, with the same dictionary form
 (殺される → 殺す), with the same normalised form (ころす, 殺す), or, where
-either is written in kana, with the same reading (さされた → 刺す). A verb of
+either is written in kana, with the same reading (さされた → 刺す; not where the
+dictionary reads the kana as another word: いく is 行く, never 逝く). A verb of
 three kana or more also matches its own other forms (つきまとう,
 付き纏われてる). A run of kana words matches a word with that reading, for
 text the dictionary splits wrongly (じさつ → 自殺). A word never matches
 inside another word: ころす does not match ところ.
+
+A run of kana can also be cut again where the dictionary chose a word that hides
+another (きょうしぬ, read 供する + ぬ, cut again as きょう + しぬ): `find_cut_again`.
 
 Patterns marked whole-words (a rule's `none`) skip those runs: a run is a guess,
 and a guess may raise an alarm but never hold one back (in リスカした the run
@@ -27,8 +31,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .morph import Analysis, Word, analyse
-from .text import fold, to_hiragana
+from .morph import Analysis, Word, analyse, cut_again
+from .text import fold, is_kana, to_hiragana
 
 JOIN = re.compile(r"\s*(\+|\.\.\.|…|・・・)\s*")
 HELPER_GAP = 4      # at most this many helper words inside a `+`
@@ -41,6 +45,7 @@ class PatternWord:
 
     keys: frozenset[str]
     prefix: str | None = None
+    begins: frozenset[str] = frozenset()  # how its forms begin, in kana (see `beginnings`)
 
     def matches(self, keys: frozenset[str], word: Word | None) -> bool:
         if self.prefix is not None:
@@ -68,7 +73,28 @@ def _pattern_word(word: Word) -> PatternWord:
     keys = {"s:" + word.surface, "l:" + word.lemma, "n:" + word.norm, "r:" + word.reading}
     if word.pos == "動詞" and len(word.reading) - 1 >= 3:
         keys.add("v:" + word.reading[:-1])
-    return PatternWord(frozenset(keys))
+    return PatternWord(frozenset(keys), begins=beginnings(word))
+
+
+# The kana a godan verb's forms put after its stem: 死ぬ → しな, しに, しぬ, しね, しの, しん(で).
+_ROWS = {e: row for row in ("かきくけこい", "がぎぐげごい", "さしすせそし", "たちつてとっ", "なにぬねのん",
+                            "ばびぶべぼん", "まみむめもん", "らりるれろっ", "わいうえおっ")
+         for e in row[2]}
+
+
+def beginnings(word: Word) -> frozenset[str]:
+    """How the forms of a pattern word begin, two kana or more: where a run of kana may be
+    cut again to find it (`morph.cut_again`). A helper word (たい, て) begins nothing."""
+    reading = word.reading
+    if word.helper or len(reading) < 2 or not is_kana(reading):
+        return frozenset()
+    if word.pos not in ("動詞", "形容詞"):
+        return frozenset({reading})
+    stem, last = reading[:-1], reading[-1]
+    forms = {stem + k for k in _ROWS.get(last, "")}
+    if word.pos == "形容詞" or last == "る":  # 危な(い, かった), 消え(る, た, ない)
+        forms.add(stem)
+    return frozenset(f for f in forms if len(f) >= 2)
 
 
 def compile_pattern(text: str) -> Pattern:
@@ -179,9 +205,14 @@ class PatternIndex:
     `whole_words`: the indices of patterns matched on the dictionary's words only, never on
     runs of kana read together (see the module)."""
 
-    def __init__(self, patterns: list[Pattern], whole_words: frozenset[int] = frozenset()):
+    def __init__(self, patterns: list[Pattern], whole_words: frozenset[int] = frozenset(),
+                 cut_again: frozenset[int] = frozenset()):
         self.patterns = patterns
         self.whole_words = whole_words
+        # patterns also looked for where a run of kana is cut again (`find_cut_again`)
+        self.guessable = cut_again - whole_words
+        self.begins = frozenset(b for i in self.guessable for piece in patterns[i].pieces
+                                for w in piece for b in w.begins)
         self.by_key: dict[str, list[int]] = {}
         self.next_word: list[tuple[frozenset[str], int] | None] = []
         for i, p in enumerate(patterns):
@@ -193,8 +224,19 @@ class PatternIndex:
 
     def find(self, analysis: Analysis) -> set[int]:
         """The indices of the patterns that match the message."""
+        return self._find(analysis.sentences, None)
+
+    def find_cut_again(self, analysis: Analysis, found: set[int]) -> set[int]:
+        """The `cut_again` patterns not in `found` that match where a run of kana is cut again
+        before a word they name (`morph.cut_again`): a guess, to ask about, never to be sure."""
+        if not self.begins:
+            return set()
+        others = [alt for sentence in analysis.sentences for alt in cut_again(sentence, self.begins)]
+        return self._find(others, self.guessable - found) if others else set()
+
+    def _find(self, sentences: list[list[Word]], only: frozenset[int] | None) -> set[int]:
         found: set[int] = set()
-        for sentence in analysis.sentences:
+        for sentence in sentences:
             ways = slots(sentence)
             words = [slot[:1] for slot in ways]  # each word alone, no runs
             where: dict[str, list[int]] = {}  # key -> the positions it can be read at
@@ -209,6 +251,8 @@ class PatternIndex:
                         candidates.update(self.by_key.get(key, ()))
                 if sentence[start].latin:  # English prefixes (kill*) by their first letters
                     candidates.update(self.by_key.get("p:" + sentence[start].surface[:3], ()))
+                if only is not None:
+                    candidates &= only
                 for i in candidates - found:
                     if self._may_follow(i, where, start) and \
                             matches_at(self.patterns[i], sentence,

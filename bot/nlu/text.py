@@ -26,10 +26,13 @@ _STRETCH = "ー〜～~"
 _REPEAT = re.compile(r"([\u3041-\u309f])\1{2,}")  # しにたいいいい → しにたい
 _SPACED = re.compile(r"(?<!\S)\S(?: \S){2,}(?!\S)")  # し に た い, s h i n e → one word
 # しにたいしにたいしにたい: kana said again and again without a break, which the dictionary
-# reads as other words (し, に, たいし...); a space around the repeats keeps each whole.
-# The repeats are looked for at the end of a run of kana, then at its start (つらいしにたい
-# しにたい, しにたいしにたいです), where a word ends or begins: found anywhere, the cut could
-# fall inside a word (つらいしにた いしにたい). Three kana or more: ころころ stays one word.
+# reads as other words (し, に, たいし...); a space around the repeats keeps each whole. A
+# repeat is moved as far right as it still repeats, where a word ends: つらい|しにたい|しにたい,
+# not つら|いしにた|いしにた|い. Two kana count three times or more (しぬしぬしぬ; ころころ and
+# いろいろ stay one word). Three kana said twice count only at the start or the end of the run
+# (すごいこわいこわい): inside it they are as often chance (しにたいっていってる: って|いって).
+# Four kana or more said twice count anywhere (ほんとにしにたいしにたいって).
+_UNIT = re.compile(r"(.{2,10}?)\1+")
 _KANA_RUN = re.compile(r"[\u3041-\u309f\u30a1-\u30faー]{6,}")
 # 30錠, 二十粒, 数十個: a count of pills is read as 大量 (a large amount) when it is ten or
 # more, so that the editors' rules, which cannot compare numbers, can read an overdose
@@ -67,21 +70,22 @@ def _unstretch(text: str) -> str:
 
 
 def _said_again(run: str) -> str:
-    """A run of kana with its repeats set apart: つらいしにたいしにたい → つらい しにたい しにたい."""
-    for size in range(3, min(10, len(run) // 2) + 1):
-        unit, times = run[-size:], 1
-        while run[-size * (times + 1):len(run) - size * times] == unit:
-            times += 1
-        if times > 1:
-            head = run[:len(run) - size * times]
-            return " ".join(([head] if head else []) + [unit] * times)
-    for size in range(3, min(10, len(run) // 2) + 1):
-        unit, times = run[:size], 1
-        while run[size * times:size * (times + 1)] == unit:
-            times += 1
-        if times > 1:
-            return " ".join([unit] * times + [run[size * times:]]).strip()
-    return run
+    """A run of kana with its repeats set apart: つらいしにたいしにたいって → つらい しにたい しにたい って."""
+    parts, at, look = [], 0, 0
+    while (m := _UNIT.search(run, look)) is not None:
+        size = len(m.group(1))
+        start, end = m.start(), m.end()
+        while end < len(run) and run[end] == run[start]:  # still repeating one kana later
+            start, end = start + 1, end + 1
+        times = (end - start) // size
+        if times < (3 if size == 2 else 2) or \
+                (size == 3 and times == 2 and 0 < start and end < len(run)):
+            look = m.start() + 1
+            continue
+        parts += [run[at:start]] + [run[k:k + size] for k in range(start, end, size)]
+        at = look = end
+    parts.append(run[at:])
+    return " ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -172,6 +172,30 @@ def test_the_question_asked_is_about_the_alarm_the_persons_words_showed(understa
     assert got.check == "danger", got.as_json()
 
 
+@pytest.mark.parametrize("text", ["きょうしぬ", "きょうしぬから"])
+def test_hiragana_the_dictionary_cuts_wrongly_is_cut_again_and_asked_about(understanding, text):
+    """The dictionary read きょうしぬ as 供する + ぬ: no word of dying, and nothing was asked."""
+    got = understanding(text)
+    assert got.check == "crisis" or got.crisis, got.as_json()
+    assert any("cut again" in m for m in got.matched), got.as_json()
+
+
+@pytest.mark.parametrize("text", ["けいさつにいきます", "ちょっとコンビニいってくる",
+                                  "もとかれに ひっこしさき ばれた。いまから いくから って らいん きた"])
+def test_kana_the_dictionary_reads_as_another_word_is_not_read_by_its_sound(understanding, text):
+    """いく is 行く to the dictionary; matched by its sound to 逝く, いってくる was a sure crisis."""
+    got = understanding(text)
+    assert not [m for m in got.matched if m.startswith("crisis")], got.as_json()
+    assert got.levels.get("crisis") != "sure", got.as_json()
+    assert understanding("もう逝きます").crisis  # written as 逝く, it is still read so
+
+
+@pytest.mark.parametrize("text", ["ところすごいね", "わたしのことすきなひといる？"])
+def test_cutting_kana_again_raises_no_alarm_on_ordinary_words(understanding, text):
+    got = understanding(text)
+    assert not any("cut again" in m for m in got.matched), got.as_json()
+
+
 @pytest.mark.parametrize("text", ["薬をたくさん飲んだ", "手首を切って血が止まらない", "ODした"])
 def test_medical_emergencies_are_marked_for_119(understanding, text):
     got = understanding(text)

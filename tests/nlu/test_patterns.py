@@ -83,11 +83,27 @@ def test_kana_said_again_and_again_is_read_as_each_one():
     """しにたいしにたいしにたい was read し, に, たいし, に, たいし...: no word of dying in it."""
     assert matches("死ぬ + たい", "しにたいしにたいしにたい")
     assert matches("消える + たい", "キエタイキエタイ")
-    assert fold("ころころころ") == "ころころころ"  # repeats of two kana stay one word
-    # repeats at the end or the start of a run of kana, where a word ends or begins
+    assert fold("ころころ") == "ころころ" and fold("いろいろ") == "いろいろ"  # one word each
+    # repeats anywhere in a run of kana, cut where a word ends
     assert matches("死ぬ + たい", "つらいしにたいしにたいしにたい")
     assert matches("死ぬ + たい", "しにたいしにたいしにたいです")
+    assert matches("死ぬ + たい", "ほんとにしにたいしにたいって思う")
     assert fold("すごいこわいこわい") == "すごい こわい こわい"  # not すごいこわ いこわい
+    # three kana twice inside a run are as often chance: って|いって is no repeat
+    assert fold("ともだちがしにたいっていってる") == "ともだちがしにたいっていってる"
+    # two kana said three times or more
+    assert fold("もうしぬしぬしぬ") == "もう しぬ しぬ しぬ"
+    assert matches("死ぬ", "しぬしぬしぬ")
+
+
+def test_a_run_of_kana_is_cut_again_before_a_word_a_pattern_names():
+    """きょうしぬ is read 供する + ぬ; cut again before しぬ it reads きょう + しぬ."""
+    index = PatternIndex([compile_pattern("今日 + 死ぬ")], cut_again=frozenset({0}))
+    message = analyse("きょうしぬ")
+    assert index.find(message) == set()
+    assert index.find_cut_again(message, set()) == {0}
+    assert index.find_cut_again(analyse("ところすごい"), set()) == set()
+    assert PatternIndex([compile_pattern("今日 + 死ぬ")]).find_cut_again(message, set()) == set()
 
 
 def test_folding_keeps_word_boundaries_and_undoes_decoration():
