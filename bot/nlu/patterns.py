@@ -9,6 +9,7 @@ A pattern is one or more pieces joined by `+` or `...`:
     家 ... 来る          来る later in the same sentence: 家の近くまで来た
     kill* + myself      English: `*` ends a word's beginning (kill, killing, killed)
     =死ね               the word only as written here: 死ね, not 死にたい
+    私|自分 + の + 写真   one of the words between `|` (one word each): 自分の写真
 
 A word matches a message word written the same, with the same dictionary form
 (殺される → 殺す), with the same normalised form (ころす, 殺す), or, where
@@ -112,6 +113,8 @@ def compile_pattern(text: str) -> Pattern:
 
 
 def _piece(part: str) -> tuple[PatternWord, ...]:
+    if "|" in part:
+        return (_one_of(part),)
     if part.startswith("="):
         exact = analyse(part[1:], folded=True).words()
         if not exact:
@@ -134,6 +137,23 @@ def _piece(part: str) -> tuple[PatternWord, ...]:
     if not words:
         raise PatternError(f"pattern part {part!r} has no words")
     return words
+
+
+def _one_of(part: str) -> PatternWord:
+    """私|自分|僕: any one of these words, each in any form (one word each, no English `*`)."""
+    keys: set[str] = set()
+    begins: set[str] = set()
+    for alt in part.split("|"):
+        alt = alt.strip()
+        words = _piece(alt) if alt else ()
+        if len(words) == 1 and words[0].prefix is not None:
+            raise PatternError(f"'*' cannot be one of several choices: {part!r}")
+        if len(words) != 1:
+            raise PatternError(f"each choice in {part!r} must be one word ({alt!r} is not); "
+                               f"write a longer choice as its own pattern")
+        keys |= words[0].keys
+        begins |= words[0].begins
+    return PatternWord(frozenset(keys), begins=frozenset(begins))
 
 
 # -- matching ------------------------------------------------------------------

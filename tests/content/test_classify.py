@@ -180,6 +180,17 @@ def test_hiragana_the_dictionary_cuts_wrongly_is_cut_again_and_asked_about(under
     assert any("cut again" in m for m in got.matched), got.as_json()
 
 
+@pytest.mark.parametrize("text,audience", [
+    ("ママ友がグループLINEで私の悪口を流しています。子どももいるので大ごとにはしたくないです", "self"),
+    ("娘が受験生なので騒ぎにしたくないのですが、掲示板に私のフルネームと住所を書かれました", "self"),
+    ("母が近所の人にSNSで悪口を書かれています。娘の私が代わりに相談させてください", "friend"),
+    ("中2の娘がクラスのLINEで悪口を書かれています", "guardian")])
+def test_a_victim_who_speaks_of_their_children_is_read_as_the_one_affected(understanding, text,
+                                                                          audience):
+    """子どももいるので made a victim's own case a parent's: every question then said その方."""
+    assert understanding(text).values.get("audience") == audience
+
+
 @pytest.mark.parametrize("text", ["けいさつにいきます", "ちょっとコンビニいってくる",
                                   "もとかれに ひっこしさき ばれた。いまから いくから って らいん きた"])
 def test_kana_the_dictionary_reads_as_another_word_is_not_read_by_its_sound(understanding, text):

@@ -73,10 +73,18 @@ def test_english_words_prefixes_and_exact_forms():
 
 
 @pytest.mark.parametrize("bad,why", [("死ぬ +", "empty part"), ("ki*", "too short"),
-                                     ("死*", "English words only")])
+                                     ("死*", "English words only"),
+                                     ("私|今から + 死ぬ", "'今から' is not"),
+                                     ("kill*|die", "cannot be one of several")])
 def test_a_broken_pattern_says_what_is_wrong(bad, why):
     with pytest.raises(PatternError, match=why):
         compile_pattern(bad)
+
+
+def test_one_of_several_words():
+    assert matches("私|僕 + の + 悪口|写真", "わたしの写真が勝手に") and matches("私|僕 + の + 悪口|写真", "僕の悪口")
+    assert not matches("私|僕 + の + 悪口|写真", "私の娘の写真")
+    assert not matches("私|僕 + の + 悪口|写真", "彼の悪口")
 
 
 def test_kana_said_again_and_again_is_read_as_each_one():
