@@ -23,6 +23,8 @@ MESSAGES = ("greeting", "welcome_back", "not_understood", "non_text",
             "content_changed", "feeling")
 OPTIONAL_MESSAGES = ("stale_button",)  # a tap on an earlier question's button
 INTERRUPTS = ("medical", "danger", "crisis")
+# Said after a "no" to the safety question, before the interview goes on (optional).
+AFTER_NO = ("no_crisis", "no_danger")
 HANDOFF_TEXTS = ("confirm", "waiting", "after_hours", "after_hours_alarm", "still_waiting",
                  "cancelled", "declined", "returned", "closed", "offer")
 HANDOFF_LABELS = ("label", "yes", "no", "cancel_label")
@@ -31,7 +33,7 @@ DELETION_LABELS = ("yes", "no")
 SAFETY_TEXTS = ("ask_crisis", "ask_crisis_other", "ask_danger", "ask_danger_other", "thanks_no",
                 "ask_again", "after_alarm")
 SAFETY_LABELS = ("yes", "no", "continue_label")
-SAFETY_WORDS = ("yes_words", "no_words", "continue_words")
+SAFETY_WORDS = ("yes_words", "no_words", "unsure_words", "continue_words")
 ENGLISH_TEXTS = ("intro", "medical", "danger", "crisis", "emergency", "windows")
 TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion",
             "safety", "english", "small_talk"}
@@ -276,7 +278,7 @@ class _Reader(yamlsrc.Checker):
     def interrupts(self, node: Any) -> dict[str, tuple[SayItem, ...]]:
         if node is None:
             return {}
-        if not self.keys(node, set(INTERRUPTS), "interrupts"):
+        if not self.keys(node, set(INTERRUPTS) | set(AFTER_NO), "interrupts"):
             return {}
         out = {}
         for name, spec in node.items():

@@ -155,7 +155,7 @@ class Safety:
                 for a in ("yes", "no")]
 
     def answered(self, conv: ConvState, inbound: Inbound) -> str | None:
-        """yes, no, or None when the answer is not clear."""
+        """yes, no, unsure (わからない, ちょっとある: counted as yes), or None when unclear."""
         tapped = Postback.decode(inbound.data)
         if tapped.kind == "answer" and tapped.state == conv.state:
             return tapped.name
@@ -166,6 +166,8 @@ class Safety:
         for answer in ("yes", "no"):
             if said in folded_words((t[answer], *t.get(f"{answer}_words", ()))):
                 return answer
+        if any(w and w in said for w in folded_words(tuple(t.get("unsure_words", ())))):
+            return "unsure"
         return None
 
     def on_answer(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
@@ -180,6 +182,7 @@ class Safety:
             reply.buttons = self._yes_no(alarm)
             return
         # Still unclear after asking twice: give the lines (a needless card costs little).
+        # Unsure (わからない, ちょっとある) is a yes too: the person is not sure they are safe.
         answer = answer or "yes"
         self._note(conv, {"kind": alarm, "level": "answer", "answer": answer,
                           "at": inbound.at.isoformat()})
@@ -187,14 +190,23 @@ class Safety:
         conv.flags.pop("asked_again", None)
         conv.flags.pop("check_about", None)
         conv.state = resume
-        if answer == "yes":
+        if answer in ("yes", "unsure"):
             conv.flags[alarm] = True
             conv.flags[f"{alarm}_at"] = inbound.at.isoformat()
             actions.append(f"alert:{alarm}")
             self.alarm_turn(conv, reply, inbound, signals, [alarm], fired)
             return
         conv.flags[f"declined_{alarm}_at"] = inbound.at.isoformat()
+        self.said_no(conv, reply, inbound, alarm)
+
+    def said_no(self, conv: ConvState, reply: Reply, inbound: Inbound, alarm: str) -> None:
+        """Thanks, what to keep at hand all the same (a line to call, 110), and the interview.
+
+        A "no" may not be the whole truth (首をつる準備できた, then いいえ): the person still
+        leaves with one way to reach help."""
         reply.messages.append(Text(self.texts["thanks_no"]))
+        reply.messages.extend(self.engine.say_items(
+            self.engine.spec.interrupts.get(f"no_{alarm}", ()), conv.answers, inbound))
         self.engine.resume(conv, reply, inbound)
 
 

@@ -42,8 +42,7 @@ def stale_answer(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbou
         return True
     if alarm:
         fired.append(f"stale:{alarm}:no")
-        reply.messages.append(Text(engine.spec.safety["thanks_no"]))
-        engine.resume(conv, reply, inbound)
+        engine.safety.said_no(conv, reply, inbound, alarm)
         return True
     if tapped.state not in CONFIRMS:
         return False

@@ -100,7 +100,7 @@ def test_yes_runs_the_crisis_answer_and_alerts_staff(engine):
 def test_no_goes_back_to_the_question_with_what_was_understood(engine):
     asked = say(engine, started(engine).conv, "悪口を書かれてもう疲れた")
     out = tap(engine, asked, "いいえ")
-    assert out.reply.texts()[0] == "ありがとうございます。続けます。"
+    assert out.reply.texts()[:2] == ["ありがとうございます。続けます。", "つらくなったときの電話です。"]
     assert out.conv.state == "done"  # the topic the words gave answers the question
     assert "「悪口を書かれた」として進めます。" in out.reply.texts()
     assert "alert:crisis" not in out.actions
@@ -128,8 +128,24 @@ def test_an_unclear_answer_is_asked_again_then_taken_as_yes(engine):
     asked = say(engine, started(engine).conv, "もう疲れた")
     again = say(engine, asked.conv, "うーん")
     assert again.reply.texts() == ["もう一度うかがいます。", "死にたいほどつらいですか？"]
-    out = say(engine, again.conv, "よくわからない")
+    out = say(engine, again.conv, "えっと")
     assert out.reply.texts()[0] == "つらい気持ちを教えてくれてありがとう。"
+
+
+def test_an_unsure_answer_is_taken_as_yes_at_once(engine):
+    """ちょっとある, わからない: not sure they are safe. It used to be asked for はい or いいえ."""
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    out = say(engine, asked.conv, "正直よくわからないです")
+    assert out.reply.texts()[0] == "つらい気持ちを教えてくれてありがとう。"
+    assert "alert:crisis" in out.actions
+
+
+def test_a_late_no_on_an_old_question_still_leaves_a_line(engine):
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    moved = say(engine, asked.conv, "最初から")
+    no = next(b for b in asked.reply.buttons if b.label == "いいえ")
+    out = engine.handle(moved.conv, Inbound("button", T0, data=no.data, text=no.text))
+    assert "つらくなったときの電話です。" in out.reply.texts(), out.reply.texts()
 
 
 def test_a_sure_alarm_while_asked_answers_at_once(engine):
