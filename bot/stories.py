@@ -95,10 +95,25 @@ def read_story(path: Path, name: str | None = None) -> tuple[Story | None, list[
             continue
         expect = node.get("expect") or {}
         check.keys(expect, EXPECT_KEYS, "expect")
+        _check_shapes(expect, check, line)
         at = _time(node["at"], check, node.line_of("at")) if "at" in node else None
         steps.append(Step(line, actions[0], str(node.get(actions[0]) or ""), at, dict(expect)))
     story = Story(shown, str(doc.get("story") or path.stem), start or datetime.now(JST), steps)
     return (story if not check.errors else None), check.errors
+
+
+def _check_shapes(expect: Any, check: yamlsrc.Checker, line: int) -> None:
+    """Window ids and texts are strings (no_windows: true would check nothing, silently)."""
+    if not isinstance(expect, dict):
+        return
+    for key in ("contains", "not_contains", "windows", "no_windows", "order", "buttons"):
+        if key in expect and not all(isinstance(v, str) for v in _as_list(expect[key])):
+            check.error(line, f"expect {key!r} takes a text or a list of texts, not "
+                              f"{expect[key]!r}")
+    opened = expect.get("open")
+    if opened is not None and not (isinstance(opened, dict) and
+                                   all(isinstance(v, bool) for v in opened.values())):
+        check.error(line, "expect 'open' maps window ids to true or false: {mext_sos: true}")
 
 
 def _said(outcome: Outcome) -> str:

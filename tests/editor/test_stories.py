@@ -71,3 +71,14 @@ def test_a_story_with_an_unknown_key_is_reported_at_its_line(tmp_path):
     assert story is None
     assert [str(e) for e in errors] == [
         "stories/typo.yaml:4: unknown key 'expct' in a step; allowed: at, expect, follow, say, tap"]
+
+
+def test_an_expectation_that_could_never_fail_is_reported(tmp_path):
+    """no_windows: true listed no window id, so it checked nothing and always passed."""
+    path = tmp_path / "vacuous.yaml"
+    path.write_text("steps:\n  - follow: true\n  - say: hello\n    expect: {no_windows: true}\n",
+                    encoding="utf-8")
+    story, errors = read_story(path, "stories/vacuous.yaml")
+    assert story is None
+    assert [str(e) for e in errors] == [
+        "stories/vacuous.yaml:3: expect 'no_windows' takes a text or a list of texts, not True"]
