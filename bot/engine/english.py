@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
                   signals: Signals, fired: list[str], actions: list[str]) -> None:
-    """Answer in English: the alarm first when there is one, then what the bot is and who helps."""
+    """Answer in English: the alarm first when there is one, then what the bot is and who helps,
+    and a way to a person. Said once: later messages without an alarm get a short answer, not
+    the whole list again."""
     t = engine.spec.english
     engine.safety.record(conv, signals, inbound.at)
     alarms = engine.safety.sure(signals)
@@ -27,15 +29,27 @@ def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbo
     fired.append("english")
     fired += [f"interrupt:{a}" for a in alarms]
     reply.messages += [Text(t[a]) for a in alarms if t.get(a)]
-    for key in ("intro", "emergency"):
+    answered_before = conv.flags.get("language") not in (None, "ja")
+    conv.flags["language"] = signals.language
+    if answered_before and not alarms:
+        reply.messages.append(Text(t["again"]))
+        _offer_staff(engine, reply, t)
+        return
+    for key in ("intro", "emergency") if not answered_before else ("emergency",):
         if t.get(key):
             reply.messages.append(Text(t[key]))
-    if engine.contacts is None:
-        return
-    reply.messages += engine.contacts({"alert": "crisis", "limit": 2, "english": True},
-                                      {}, inbound)
-    foreign = engine.contacts({"audience": "foreigner", "english": True}, {}, inbound)
-    if foreign and t.get("windows"):
-        reply.messages.append(Text(t["windows"]))
-    reply.messages += foreign
-    conv.flags["language"] = signals.language
+    if engine.contacts is not None:
+        reply.messages += engine.contacts({"alert": "crisis", "limit": 2, "english": True},
+                                          {}, inbound)
+        foreign = engine.contacts({"audience": "foreigner", "english": True}, {}, inbound)
+        if foreign and t.get("windows") and not answered_before:
+            reply.messages.append(Text(t["windows"]))
+            reply.messages += foreign
+    _offer_staff(engine, reply, t)
+
+
+def _offer_staff(engine: "Engine", reply: Reply, t: dict) -> None:
+    """How to reach a person: the staff button, explained in English (the desk speaks Japanese)."""
+    if t.get("staff"):
+        reply.messages.append(Text(t["staff"]))
+    engine.handoff.offer_staff(reply, say=False)

@@ -190,8 +190,22 @@ def test_one_latin_word_in_a_japanese_conversation_stays_japanese(engine):
 def test_english_gets_an_english_answer_without_the_interview(engine):
     conv = started(engine).conv
     out = say(engine, conv, "I want to die")
-    assert out.reply.texts() == ["Thank you for telling me.", "This is a test bot.", "110 or 119."]
+    assert out.reply.texts() == ["Thank you for telling me.", "This is a test bot.", "110 or 119.",
+                                 "To write to a person, tap the button."]
     assert out.conv.state == "what" and "alert:crisis" in out.actions
+    assert labels(out) == ["スタッフと話したい"]
+
+
+def test_english_is_not_answered_with_the_whole_list_each_time(engine):
+    """A student who wrote myself, staff, I want to talk to a human got the same long list
+    every time, and no way to reach a person."""
+    first = say(engine, started(engine).conv, "I was doxxed on a forum")
+    assert "This is a test bot." in first.reply.texts()
+    again = say(engine, first.conv, "hello")
+    assert again.reply.texts() == ["I can only ask in Japanese.", "To write to a person, tap the button."]
+    assert labels(again) == ["スタッフと話したい"]
+    alarm = say(engine, again.conv, "I want to die")  # an alarm is always answered in full
+    assert alarm.reply.texts()[:2] == ["Thank you for telling me.", "110 or 119."]
 
 
 def test_go_on_after_an_alarm_without_tapping(engine):
