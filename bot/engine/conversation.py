@@ -16,7 +16,7 @@ from .handoff import (ALERT, DELETE_CONFIRM, HANDOFF_CONFIRM, MISSES_BEFORE_OFFE
 from .english import english_reply
 from .machine import NEXT, CompiledFlow
 from .matching import answer_button, contained_button, exact_button
-from .normalize import folded_words, normalize
+from .normalize import folded_words, normalize, without_polite_tail
 from .postback import Postback
 from .safety import CHECKS, Safety
 from .stale import stale_answer
@@ -312,12 +312,13 @@ class Engine:
             name = tapped.name
             return name if name in self.spec.commands or name in ("staff", "delete") else None
         said = normalize(inbound.text)
-        for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
-            if said and said in folded_words(tuple(section.get("words", ()))):
-                return name
-        for command in self.spec.commands.values():
-            if said and said in folded_words((command.label,) + tuple(command.words)):
-                return command.name
+        for form in dict.fromkeys((said, without_polite_tail(said))):  # as said, then bare
+            for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
+                if form and form in folded_words(tuple(section.get("words", ()))):
+                    return name
+            for command in self.spec.commands.values():
+                if form and form in folded_words((command.label,) + tuple(command.words)):
+                    return command.name
         return None
 
     def _tapped(self, conv: ConvState, inbound: Inbound) -> ButtonSpec | None:
@@ -359,7 +360,7 @@ class Engine:
 
     def _run_command(self, name: str, conv: ConvState, reply: Reply, inbound: Inbound) -> None:
         if name == "staff":
-            self.handoff.ask_confirmation(conv, reply, HANDOFF_CONFIRM, "handoff")
+            self.handoff.ask_confirmation(conv, reply, HANDOFF_CONFIRM, "handoff", inbound.at)
         elif name == "delete":
             self.handoff.ask_confirmation(conv, reply, DELETE_CONFIRM, "deletion")
         elif name == "restart":

@@ -74,12 +74,20 @@ class StaffTalk:
     # -- asking ------------------------------------------------------------------
 
     def ask_confirmation(self, conv: ConvState, reply: Reply, state: str,
-                         section: str) -> None:
-        """Ask before handing over or deleting; remember where to come back to."""
+                         section: str, at: datetime | None = None) -> None:
+        """Ask before handing over or deleting; remember where to come back to. Handing over
+        when staff are away says so before the person chooses (not only after)."""
         if conv.state not in RESERVED:
             conv.flags["resume_state"] = conv.state
         conv.state = state
-        reply.messages.append(Text(self._texts(section)["confirm"]))
+        text = self._texts(section)["confirm"]
+        staff = self.engine.staff
+        if section == "handoff" and at is not None and staff is not None and \
+                not staff.open_at(at):
+            nxt = staff.next_open(at)
+            when = describe_when(nxt, at).removesuffix("から") if nxt else "受付の再開時"
+            text += "\n" + self._texts(section)["confirm_closed"].replace("{next}", when)
+        reply.messages.append(Text(text))
         reply.buttons = self._yes_no(section, state)
 
     def confirming(self, conv: ConvState, reply: Reply, inbound: Inbound,
@@ -127,6 +135,11 @@ class StaffTalk:
             # Someone in crisis or danger is never told to wait: the lines open now come first.
             alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None)
             key = "after_hours_alarm" if alarm and t.get("after_hours_alarm") else "after_hours"
+            if again and not alarm:  # said once: now that the message reached staff, and when
+                reply.messages.append(Text(t["after_hours_again"].replace("{next}", when)))
+                reply.buttons = [Button(t["cancel_label"], Postback.cancel().encode(),
+                                        t["cancel_label"])]
+                return
             reply.messages.append(Text(t[key].replace("{next}", when)))
             # Nothing told yet of what happened: the lines that listen to anyone, open now
             # (matching on nothing would list police desks at random).

@@ -25,3 +25,16 @@ def folded_words(words: tuple[str, ...]) -> frozenset[str]:
     are kept here, never what a person wrote.
     """
     return frozenset(normalize(w) for w in words)
+
+
+# A polite or asking tail after a command: 人と話したいです, 最初からお願いします,
+# スタッフにつないでください (normalized: kana as hiragana, no punctuation).
+_POLITE_TAIL = re.compile(r"(?:なんですが|んですけど|んですが|です|ですが|ですけど|ですか|"
+                          r"を(?:お願い|おねがい)します|(?:お願い|おねがい)(?:します)?|ください|下さい|"
+                          r"してください|して)$")
+
+
+def without_polite_tail(said: str) -> str:
+    """A normalized message without a polite tail (です, お願いします, ください), or as it is."""
+    return _POLITE_TAIL.sub("", said) or said
+

@@ -49,7 +49,7 @@ def stale_answer(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbou
     section, declined = CONFIRMS[tapped.state]
     fired.append(f"stale:{section}:{tapped.name}")
     if yes:
-        engine.handoff.ask_confirmation(conv, reply, tapped.state, section)
+        engine.handoff.ask_confirmation(conv, reply, tapped.state, section, inbound.at)
     else:
         reply.messages.append(Text(getattr(engine.spec, section)[declined]))
         engine.resume(conv, reply, inbound)

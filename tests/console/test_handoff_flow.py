@@ -16,7 +16,7 @@ def test_asking_queues_the_request_and_tells_the_wait(bot, person):
     assert texts[0] == "スタッフにおつなぎします。いまの順番は1番目で、目安はおよそ10分です。このままお待ちください。"
     queue = bot.extensions["bot"].store.handoffs.queue()
     assert [(h.conv_key, h.status, h.priority) for h in queue] == [(person.key, "waiting", 0)]
-    assert person.says("まだですか？")[0].startswith("スタッフをお待ちいただいています（いま1番目")
+    assert person.says("まだですか？")[0].startswith("メッセージはスタッフに届いています。いま1番目")
 
 
 def test_outside_staff_hours_the_request_waits_and_open_windows_are_given(bot, line_api):

@@ -58,6 +58,26 @@ def test_outside_staff_hours_it_says_when_staff_are_back(engine):
     assert out.reply.texts()[0] == "受付時間外です。次は明日 10:00です。"
 
 
+def test_asking_in_everyday_polite_words_asks_too(engine):
+    """人と話したいです was not a request for staff: the interview read it as "wants to talk"."""
+    for text in ("人と話したいです", "スタッフと話したいんですけど", "人と話したいお願いします"):
+        assert say(engine, started(engine).conv, text).reply.texts() == ["スタッフにつなぎますか？"]
+
+
+def test_outside_staff_hours_the_question_says_so_before_the_person_chooses(engine):
+    asked = say(engine, started(engine).conv, "人と話したい", at=CLOSED)
+    assert asked.reply.texts() == ["スタッフにつなぎますか？\n時間外です。明日 10:00から。"]
+
+
+def test_waiting_after_hours_later_messages_are_told_they_reached_staff(engine):
+    """Each message while waiting after hours repeated the whole after-hours text and windows."""
+    waiting = DeskView("waiting", ahead=0)
+    conv = say(engine, started(engine).conv, "悪口を書かれた", at=CLOSED).conv
+    again = say(engine, conv, "まだですか", at=CLOSED, desk=waiting)
+    assert again.reply.texts() == ["届いています。明日 10:00に読みます。"]
+    assert [b.label for b in again.reply.buttons] == ["ボットに戻る"]
+
+
 def test_no_goes_back_to_the_question(engine):
     asked = say(engine, started(engine).conv, "人と話したい")
     out = tap(engine, asked, "やめる")
