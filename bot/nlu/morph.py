@@ -61,9 +61,10 @@ class Word:
         """The keys a pattern word can match this word by."""
         out = {"s:" + self.surface, "l:" + self.lemma, "n:" + self.norm}
         out.update(self.parts)
-        if self.kana and is_kana(self.norm):
+        if self.kana and is_kana(self.norm) and not self.helper:
             # by reading only when the dictionary could not tell which word it is (さす: 刺す
-            # or 指す); いく it reads 行く, and a pattern's 逝く must not match it
+            # or 指す); いく it reads 行く, and a pattern's 逝く must not match it. Never a
+            # particle or an auxiliary: the か of なんか is not 蚊, the て of 見て not 手.
             out.add("r:" + self.reading)
         if self.pos == "動詞":
             stem = self.reading[:-1]

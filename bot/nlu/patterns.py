@@ -17,7 +17,9 @@ either is written in kana, with the same reading (さされた → 刺す; not w
 dictionary reads the kana as another word: いく is 行く, never 逝く). A verb of
 three kana or more also matches its own other forms (つきまとう,
 付き纏われてる). A run of kana words matches a word with that reading, for
-text the dictionary splits wrongly (じさつ → 自殺). A word never matches
+text the dictionary splits wrongly (じさつ → 自殺), and a kana word read as a
+form of another word matches by its own sound too (おまえのいえいく: いえ, read as a
+form of いえる, still matches 家). A word never matches
 inside another word: ころす does not match ところ.
 
 A run of kana can also be cut again where the dictionary chose a word that hides
@@ -166,6 +168,8 @@ def slots(sentence: list[Word]) -> list[Slot]:
     out: list[Slot] = []
     for i, word in enumerate(sentence):
         ways = [(1, word.keys)]
+        if word.kana and word.surface != word.reading:  # いえ read as a form of いえる: 家 too
+            ways.append((1, frozenset({"r:" + word.surface})))
         run = word.surface if word.kana else None
         for span in range(2, KANA_RUN + 1):
             if run is None or i + span > len(sentence) or not sentence[i + span - 1].kana:

@@ -201,6 +201,16 @@ def test_kana_the_dictionary_reads_as_another_word_is_not_read_by_its_sound(unde
     assert understanding("もう逝きます").crisis  # written as 逝く, it is still read so
 
 
+@pytest.mark.parametrize("text", [
+    "なんかさーくらすのやつにいんすたのdmで おまえのいえいくからな ってきたんだけどまじこわい",
+    "家に行くからなってDMが来ました。どうすればいいですか"])
+def test_a_particle_is_not_read_as_a_word_of_the_same_sound(understanding, text):
+    """The か of なんか, or of a question, matched 蚊 in danger_sure's `none` (insects are not
+    threats) and held the threat back to a question; いえ, read as a form of いえる, was not 家."""
+    got = understanding(text)
+    assert got.danger, got.as_json()
+
+
 @pytest.mark.parametrize("text", ["ところすごいね", "わたしのことすきなひといる？"])
 def test_cutting_kana_again_raises_no_alarm_on_ordinary_words(understanding, text):
     got = understanding(text)
