@@ -183,6 +183,7 @@ def test_hiragana_the_dictionary_cuts_wrongly_is_cut_again_and_asked_about(under
 @pytest.mark.parametrize("text,audience", [
     ("ママ友がグループLINEで私の悪口を流しています。子どももいるので大ごとにはしたくないです", "self"),
     ("娘が受験生なので騒ぎにしたくないのですが、掲示板に私のフルネームと住所を書かれました", "self"),
+    ("Googleマップに私の店の嘘の口コミを書かれています。子どももいるので心配です", "self"),
     ("母が近所の人にSNSで悪口を書かれています。娘の私が代わりに相談させてください", "friend"),
     ("中2の娘がクラスのLINEで悪口を書かれています", "guardian")])
 def test_a_victim_who_speaks_of_their_children_is_read_as_the_one_affected(understanding, text,
