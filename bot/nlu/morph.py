@@ -179,11 +179,11 @@ def cut_again(sentence: list[Word], begins: frozenset[str], limit: int = 24) -> 
     longest = max(map(len, begins), default=0)
     i = 0
     while i < len(sentence) and len(out) < limit:
-        if not sentence[i].kana:
+        if not _hiragana(sentence[i]):
             i += 1
             continue
         j = i
-        while j < len(sentence) and sentence[j].kana:
+        while j < len(sentence) and _hiragana(sentence[j]):
             j += 1
         for m in range(i, j):
             word = sentence[m].surface
@@ -196,6 +196,14 @@ def cut_again(sentence: list[Word], begins: frozenset[str], limit: int = 24) -> 
                         return out
         i = j
     return out
+
+
+_KATAKANA = re.compile(r"[\u30a1-\u30fa]")
+
+
+def _hiragana(word: Word) -> bool:
+    """Written in hiragana: a katakana word (インスタ) is a loanword the dictionary reads well."""
+    return word.kana and not _KATAKANA.search(word.lemma)
 
 
 def _japanese(text: str) -> list[Word]:

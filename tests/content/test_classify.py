@@ -212,6 +212,14 @@ def test_a_particle_is_not_read_as_a_word_of_the_same_sound(understanding, text)
     assert got.danger, got.as_json()
 
 
+@pytest.mark.parametrize("text", ["いま べらんだに だれか いる おと する",
+                                  "おばあちゃんの いえに へんな おとこが なんども きて ふくしゅう するって いってる"])
+def test_someone_at_the_window_or_a_threat_of_revenge_in_hiragana_is_not_missed(understanding, text):
+    """Both were missed entirely: ベランダ was no place, and ふくしゅう is read 復習 (study)."""
+    got = understanding(text)
+    assert got.danger or got.check == "danger", got.as_json()
+
+
 @pytest.mark.parametrize("text", ["ところすごいね", "わたしのことすきなひといる？"])
 def test_cutting_kana_again_raises_no_alarm_on_ordinary_words(understanding, text):
     got = understanding(text)
