@@ -17,7 +17,7 @@ def validate(config: Mapping[str, Any], today: date) -> list[ContentError]:
     content, errors = check_content(config)
     warnings = content.warnings if content else []
     contacts, _ = read_contacts(Path(config["CONTACTS_FILE"]))
-    return errors + warnings + stale(contacts, today) + uncovered(contacts)
+    return errors + warnings + stale(contacts, today) + overnight(contacts) + uncovered(contacts)
 
 
 def stale(contacts: list[Contact], today: date) -> list[ContentError]:
@@ -25,7 +25,32 @@ def stale(contacts: list[Contact], today: date) -> list[ContentError]:
     return [ContentError("contacts.yaml", c.line, f"contact {c.id!r} was verified on "
                          f"{c.verified_on}, over 12 months ago: check its number and hours again",
                          warning=True)
-            for c in contacts if c.enabled and c.verified_on and today - c.verified_on > STALE_AFTER]
+            for c in contacts if c.enabled and c.verified_on and today - c.verified_on > STALE_AFTER] + \
+        [ContentError("contacts.yaml", c.line, f"contact {c.id!r} was verified on {c.verified_on}, "
+                      "a day still to come: write the day it was checked", warning=True)
+         for c in contacts if c.enabled and c.verified_on and c.verified_on > today]
+
+
+def overnight(contacts: list[Contact]) -> list[ContentError]:
+    """Hours that run past midnight: meant for a night line, or a day range written backwards
+    (17:00-09:00 for 09:00-17:00), which would call a closed office open all night."""
+    out = []
+    for c in contacts:
+        if not c.enabled:
+            continue
+        ranges = {r for rs in c.hours.weekly.values() for r in rs} | \
+            {r for rs in c.hours.dates.values() for r in rs}
+        for start, end in sorted(r for r in ranges if r[1] > 24 * 60):
+            shown = f"{_hhmm(start)}-{_hhmm(end - 24 * 60)}"
+            out.append(ContentError("contacts.yaml", c.line, f"contact {c.id!r}: hours {shown} run "
+                                    f"past midnight, to {_hhmm(end - 24 * 60)} the next day; if "
+                                    f"it is a day service, write {_hhmm(end - 24 * 60)}-"
+                                    f"{_hhmm(start)}", warning=True))
+    return out
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def uncovered(contacts: list[Contact]) -> list[ContentError]:

@@ -79,8 +79,39 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return out
 
 
+def _timestamp(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    """A date; one that does not exist (2026-11-31) is an error at its line, not a crash."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
+    except ValueError as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a real date ({exc})", node.start_mark) from exc
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+# 「…警察相談専用電話 #9110 へ」 unquoted: YAML reads ` #` as the start of a comment and the
+# text silently ends before it. A line whose comment (the first ` #` outside quotes) starts
+# with a digit, after Japanese text, is such a cut (#9110, #8103, #8891 are numbers people
+# are given); a comment meant as one starts `# ` (a space after the #).
+_COMMENT = re.compile(r"\s#")
+
+
+def _cut_text(text: str) -> int | None:
+    """The first line whose unquoted text a `#number` cuts short, if any."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.lstrip().startswith("#"):
+            continue
+        for m in _COMMENT.finditer(line):
+            before = line[:m.start()]
+            if before.count('"') % 2 or before.count("'") % 2:
+                continue  # inside quotes: part of the text
+            if line[m.end():m.end() + 1].isdigit() and re.search(r"[^\x00-\x7f]", before):
+                return number
+            break  # the comment starts here
+    return None
 
 
 def load(path: Path, name: str | None = None) -> Any:
@@ -96,6 +127,10 @@ def load(path: Path, name: str | None = None) -> Any:
         bad = raw.count(b"\n", 0, exc.start) + 1
         raise ContentError(name, bad, "the file is not UTF-8 (saved as Shift_JIS?); "
                            "save it as UTF-8") from exc
+    cut = _cut_text(text)
+    if cut is not None:
+        raise ContentError(name, cut, "a '#' after a space starts a YAML comment, so the text "
+                           "ends before it (#9110 would vanish); put the whole text in quotes")
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow

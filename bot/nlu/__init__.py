@@ -115,6 +115,15 @@ def contradictions(understanding: Understanding) -> list[ContentError]:
                 out.append(ContentError(e.file, e.line, f"{e.text!r} is listed as {e.label}, but "
                                         f"rule {r.id!r} (keywords.yaml:{r.line}) raises {name} on "
                                         "it; change the rule or move the example"))
+            elif e.label == name and not raising:
+                held = understanding.held_back_by(e.text, name)
+                if held:  # a `none` word silently turned an interruption into a question
+                    r, word = held
+                    out.append(ContentError(e.file, e.line, f"{e.text!r} is a {name}, but the "
+                                            f"'none' word {word!r} of rule {r.id!r} (keywords.yaml:"
+                                            f"{r.line}) holds it back: the bot only asks, and the "
+                                            "model cannot be sure either; if this must interrupt, "
+                                            "narrow that none", warning=True))
     return out
 
 

@@ -299,6 +299,14 @@ class Understanding:
             found = self._fired[text] = self.fired(self.example_analysis(text))
         return found
 
+    def held_back_by(self, text: str, alarm: str) -> tuple[Rule, str] | None:
+        """The rule sure of `alarm` whose `none` holds it back on an example, and that word."""
+        found = self.index.find(self.example_analysis(text))
+        for rule in self.ruleset.rules:
+            if rule.set.get(alarm) is True and rule.held_back(found):
+                return rule, next(self.index.patterns[i].text for i in rule.none if i in found)
+        return None
+
     def _rules_sure(self, text: str, alarm: str) -> bool:
         return any(r.set.get(alarm) is True for r in self.example_rules(text))
 

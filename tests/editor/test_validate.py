@@ -15,7 +15,7 @@ def validate(make_app, workspace, *args):
 
 
 def test_the_shipped_content_is_valid(make_app, workspace):
-    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    code, lines = validate(make_app, workspace, "--today", "2026-12-08")
     assert code == 0
     assert lines[-1] == "ok: the flows, contacts.yaml, keywords.yaml and examples/ are valid"
 
@@ -27,8 +27,17 @@ CASES = {
                     "(while parsing a flow sequence at line"),
     "misspelt key": (FLOW, "    say: [どなたが困っていますか？]", "    sya: [どなたが困っていますか？]",
                      "sya:", "unknown key 'sya' in state 'start'; allowed: asks, buttons, end, next, say"),
-    "missing target": (FLOW, "to: legal_more}", "to: legal_mor}", "  advice:",
+    "missing target": (FLOW, "to: legal_more}", "to: legal_mor}", "to: legal_mor}",
                        "button 'legal' of state 'advice' goes to 'legal_mor', which is not a state"),
+    "button that goes nowhere": (FLOW, "words: [なりすまし], set: {topic: impersonation}, to: want}",
+                                 "words: [なりすまし], set: {topic: impersonation}}",
+                                 "set: {topic: impersonation}}",
+                                 "button 'impersonation' of state 'what' goes nowhere"),
+    "a date that does not exist": ("contacts.yaml", "verified_on: 2026-11-01", "verified_on: 2026-11-31",
+                                   "2026-11-31", "'2026-11-31' is not a real date"),
+    "a # that cuts a text": (FLOW, "  nothing_to_go_back_to: これより前の質問はありません。",
+                             "  nothing_to_go_back_to: 急ぎでなければ #9110 へ。",
+                             "急ぎでなければ", "put the whole text in quotes"),
     "unreachable": (FLOW, "  all_windows:", "  staff_later:\n    say: [x]\n    end: true\n  all_windows:",
                     "  staff_later:", "state 'staff_later' is never reached"),
     "no way out": (FLOW, "    next: what\n", "\n", "  friend_note:", "state 'friend_note' has no way out"),
@@ -97,6 +106,33 @@ def test_old_verification_is_a_warning_not_an_error(make_app, workspace):
     assert any(l.startswith("contacts.yaml:") and "'police_110' was verified on 2026-11-01, over 12 months ago"
                in l for l in warnings)
     assert lines[-1].startswith("0 errors,")
+
+
+def test_hours_written_backwards_are_a_warning(make_app, workspace):
+    """mon-fri: 17:00-09:00 for a 9-to-5 desk was accepted, and the desk shown open all night."""
+    workspace.edit("contacts.yaml", "mon-fri: 09:00-21:00", "mon-fri: 21:00-09:00")
+    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    assert code == 0, lines
+    assert any(": warning: " in l and "hours 21:00-09:00 run past midnight" in l
+               and "write 09:00-21:00" in l for l in lines), lines
+
+
+def test_a_none_word_that_turns_a_listed_crisis_into_a_question_is_a_warning(make_app, workspace):
+    """An editor who adds 学校 to a crisis rule's none silently lowers recall: 学校がつらい。死にたい
+    is then only asked about, and the model is held back too."""
+    workspace.edit("keywords.yaml", "       昔 + は, 以前 + は, こたつ, 炬燵,",
+                   "       昔 + は, 以前 + は, こたつ, 炬燵, 学校,")
+    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    assert code == 0, lines
+    assert any(l.startswith("examples/crisis.yaml:") and ": warning: " in l
+               and "the 'none' word '学校' of rule 'crisis_sure'" in l for l in lines), lines
+
+
+def test_a_check_dated_in_the_future_is_a_warning(make_app, workspace):
+    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    assert code == 0, lines
+    assert any(": warning: " in l and "'emergency_119' was verified on 2026-11-23, a day still to come"
+               in l for l in lines), lines
 
 
 def test_a_topic_without_any_window_open_at_night_is_a_warning(make_app, workspace):
