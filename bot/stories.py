@@ -165,6 +165,21 @@ def check_reply(expect: dict[str, Any], outcome: Outcome) -> list[str]:
     return problems
 
 
+def unknown_windows(story: Story, known: set[str]) -> list[ContentError]:
+    """Window ids a story names that contacts.yaml does not enable: a typo in no_windows
+    (sakura_citty) would otherwise pass for ever."""
+    out = []
+    for step in story.steps:
+        named = [w for key in ("windows", "no_windows", "order")
+                 for w in _as_list(step.expect.get(key, []))]
+        named += list((step.expect.get("open") or {}).keys())
+        for wid in dict.fromkeys(named):
+            if wid not in known:
+                out.append(ContentError(story.file, step.line, f"window {wid!r} is not an enabled "
+                                        "window of contacts.yaml: check its id"))
+    return out
+
+
 def run_story(engine: Engine, story: Story) -> list[Failure]:
     """Play a story through the engine; return the steps that failed."""
     conv, outcome, now = None, None, story.at

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from ..engine import diagram
-from ..stories import read_story, run_story
+from ..stories import read_story, run_story, unknown_windows
 from ..validate import validate
 from . import live_content
 
@@ -70,13 +70,17 @@ def diagram_command(flow: str | None, fmt: str, out: str | None) -> None:
 @with_appcontext
 def stories_command(files: tuple[str, ...]) -> None:
     """Play conversation stories (default: every file in stories/); exit 1 on a failure."""
-    engine = live_content().engine
+    content = live_content()
+    engine, known = content.engine, {c.id for c in content.directory.enabled}
     paths = [Path(f) for f in files] or sorted(Path(current_app.config["STORIES_DIR"]).glob("*.yaml"))
     if not paths:
         raise click.ClickException(f"no stories in {current_app.config['STORIES_DIR']}")
     failed = 0
     for path in paths:
         story, errors = read_story(path, str(path))
+        if story is not None:
+            errors = errors + unknown_windows(story, known)
+            story = None if errors else story
         failures = run_story(engine, story) if story else []
         for problem in list(errors) + failures:
             click.echo(str(problem))

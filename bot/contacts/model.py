@@ -196,8 +196,9 @@ class ContactsReader(yamlsrc.Checker):
             self.error(node.line_of("verified_on"), f"verified_on {verified!r} is not a date "
                        "such as 2026-11-01")
             verified = None
-        if enabled and not (node.get("source") and verified):
-            self.error(line, f"contact {cid!r} is enabled but has no 'source' and 'verified_on': "
+        missing = [k for k, v in (("source", node.get("source")), ("verified_on", verified)) if not v]
+        if enabled and missing:
+            self.error(line, f"contact {cid!r} is enabled but has no {' and '.join(map(repr, missing))}: "
                        "a window nobody checked must not reach people; add them or set "
                        "enabled: false with a disabled_reason")
         if not enabled and not node.get("disabled_reason"):

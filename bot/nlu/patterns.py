@@ -151,7 +151,9 @@ def _one_of(part: str) -> PatternWord:
         if len(words) == 1 and words[0].prefix is not None:
             raise PatternError(f"'*' cannot be one of several choices: {part!r}")
         if len(words) != 1:
-            raise PatternError(f"each choice in {part!r} must be one word ({alt!r} is not); "
+            split = " + ".join(w.surface for w in analyse(alt, folded=True).words()) if alt else ""
+            read = f"{alt!r} is read as {split}" if split else "one is empty"
+            raise PatternError(f"each choice in {part!r} must be one word ({read}); "
                                f"write a longer choice as its own pattern")
         keys |= words[0].keys
         begins |= words[0].begins

@@ -118,7 +118,7 @@ def read_rules(path: Path, name: str = "keywords.yaml") -> tuple[RuleSet, list[C
             check.error(node.line_of("all"), "'all' must be a list of pattern lists")
             groups = []
         all_ = tuple(check.patterns_of(g, node.line_of("all"), "'all'", rid) for g in groups)
-        if not any_ and not all_:
+        if not node.get("any") and not groups:  # (a pattern that failed is reported already)
             check.error(line, f"rule {rid!r} needs 'any' patterns or 'all' groups")
         none = check.patterns_of(node.get("none"), node.line_of("none"), "'none'", rid)
         values = _values(check, node, rid)

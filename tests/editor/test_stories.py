@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot import config
-from bot.stories import read_story, run_story
+from bot.stories import read_story, run_story, unknown_windows
 
 STORIES = sorted((Path(__file__).resolve().parents[2] / "stories").glob("*.yaml"))
 
@@ -22,9 +22,11 @@ def test_the_shipped_stories_cover_the_main_paths_safety_and_holidays():
 def test_story(path, request):
     from bot.content import load_content
 
-    engine = load_content(config.DEFAULTS).engine
+    content = load_content(config.DEFAULTS)
+    engine = content.engine
     story, errors = read_story(path)
     assert errors == [] and story is not None
+    assert unknown_windows(story, {c.id for c in content.directory.enabled}) == []
     failures = run_story(engine, story)
     assert not failures, "\n\n".join(map(str, failures))
 
@@ -82,3 +84,14 @@ def test_an_expectation_that_could_never_fail_is_reported(tmp_path):
     assert story is None
     assert [str(e) for e in errors] == [
         "stories/vacuous.yaml:3: expect 'no_windows' takes a text or a list of texts, not True"]
+
+
+def test_a_window_id_no_window_has_is_reported(make_app, workspace, tmp_path):
+    """no_windows: [sakura_citty] (a typo) passed for ever: no such window is ever listed."""
+    story = tmp_path / "typo.yaml"
+    story.write_text("steps:\n  - follow: true\n  - say: 死にたい\n"
+                     "    expect: {no_windows: [sakura_citty], windows: [yorisoi]}\n", encoding="utf-8")
+    app = make_app(**workspace.config)
+    result = app.test_cli_runner().invoke(args=["stories", str(story)])
+    assert result.exit_code == 1
+    assert f"{story}:3: window 'sakura_citty' is not an enabled window of contacts.yaml" in result.output

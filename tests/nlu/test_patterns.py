@@ -1,6 +1,8 @@
 """The pattern language: words in any form, never inside another word."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.nlu.morph import analyse
@@ -74,10 +76,10 @@ def test_english_words_prefixes_and_exact_forms():
 
 @pytest.mark.parametrize("bad,why", [("死ぬ +", "empty part"), ("ki*", "too short"),
                                      ("死*", "English words only"),
-                                     ("私|今から + 死ぬ", "'今から' is not"),
+                                     ("私|今から + 死ぬ", "'今から' is read as 今 + から"),
                                      ("kill*|die", "cannot be one of several")])
 def test_a_broken_pattern_says_what_is_wrong(bad, why):
-    with pytest.raises(PatternError, match=why):
+    with pytest.raises(PatternError, match=re.escape(why)):
         compile_pattern(bad)
 
 
@@ -125,3 +127,16 @@ def test_folding_keeps_word_boundaries_and_undoes_decoration():
                                        ("😢", ""), ("죽고 싶어", "other")])
 def test_language(text, lang):
     assert language(text) == lang
+
+
+def test_a_broken_choice_is_reported_once_at_its_line(tmp_path):
+    """A rejected choice also said the rule 'needs any patterns', which it had."""
+    from bot.nlu.rules import read_rules
+
+    path = tmp_path / "keywords.yaml"
+    path.write_text("rules:\n  - id: slang\n    any: [ネトスト|今から]\n    set: {topic: stalking}\n",
+                    encoding="utf-8")
+    _, errors = read_rules(path)
+    assert [str(e) for e in errors] == [
+        "keywords.yaml:3: rule 'slang': each choice in 'ネトスト|今から' must be one word "
+        "('ネトスト' is read as ねと + すと); write a longer choice as its own pattern"]
