@@ -29,7 +29,8 @@ from .rules import ALARMS, FLAG_FIELDS, Rule, RuleSet
 from .text import Folder, fold, language
 
 SURE, MAYBE = "sure", "possible"
-AGE = re.compile(r"(\d{1,3})\s*(歳|才|さい|代)|([二三四五六七八九])十(?:代|歳|才)")
+AGE = re.compile(r"(\d{1,3}|[一二三四五六七八九十]{1,4})\s*(歳|才|さい|代)")
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 ADULT = 18
 _TRAINED: dict[str, "Trained"] = {}  # per process: content reloaded unchanged is not retrained
 _ANALYSES: dict[tuple, Analysis] = {}  # per process: examples analysed once, across reloads
@@ -332,26 +333,38 @@ def model_level(fx: FieldExamples, score: float, held: bool, short: bool) -> str
 
 
 def read_age(signals: Signals, text: str) -> None:
-    """An age written as a number (30代です, 15歳, 二十代) answers whether it is a child's case.
+    """An age written as a number (30代です, 15歳, 二十代, 七十八歳) answers whether it is a child's
+    case.
 
     The teens (10代) say nothing: a 19-year-old is not a child here. Rules (中学生) come first.
     """
     if "child" in signals.values:
         return
     for m in AGE.finditer(text):
-        if m.group(3):  # 二十代 and up
+        n = _number(m.group(1))
+        if n is None:
+            continue
+        if m.group(2) == "代":
+            if n < 20 or n % 10:
+                continue
             child = False
         else:
-            n = int(m.group(1))
-            if m.group(2) == "代":
-                if n < 20 or n % 10:
-                    continue
-                child = False
-            else:
-                child = n < ADULT
+            child = n < ADULT
         signals.values["child"] = child
         signals.by["child"] = "age"
         return
+
+
+def _number(written: str) -> int | None:
+    """15 or 十五, 七十八, 二十: the number, up to 99 in kanji; None if it is not one."""
+    if written.isdigit():
+        return int(written)
+    tens, _, ones = written.partition("十")
+    if "十" not in written:
+        return _KANJI_DIGITS.get(written) if len(written) == 1 else None
+    if len(tens) > 1 or len(ones) > 1 or "十" in ones:
+        return None
+    return (_KANJI_DIGITS.get(tens, 0) if tens else 1) * 10 + (_KANJI_DIGITS.get(ones, 0) if ones else 0)
 
 
 @lru_cache(maxsize=1)
