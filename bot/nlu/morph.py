@@ -18,6 +18,7 @@ _local = threading.local()
 _dictionary = None
 
 HELPER_POS = {"助詞", "助動詞", "接尾辞"}          # words that may stand inside a `+`
+PARTICLES = {"助詞", "助動詞"}                      # never matched by their sound
 HELPER_SUB = {"非自立可能"}                       # しまう, いる, くる, やる, ない ...
 QUOTES = {"括弧開", "括弧閉"}                      # 「刺す」って: quotes stand inside a phrase
 
@@ -61,10 +62,10 @@ class Word:
         """The keys a pattern word can match this word by."""
         out = {"s:" + self.surface, "l:" + self.lemma, "n:" + self.norm}
         out.update(self.parts)
-        if self.kana and is_kana(self.norm) and not self.helper:
-            # by reading only when the dictionary could not tell which word it is (さす: 刺す
-            # or 指す); いく it reads 行く, and a pattern's 逝く must not match it. Never a
-            # particle or an auxiliary: the か of なんか is not 蚊, the て of 見て not 手.
+        if self.kana and self.pos not in PARTICLES:
+            # by its sound (やんでる: 病む as well as 止む), but never a particle or an
+            # auxiliary: the か of なんか is not 蚊, the て of 見て not 手. A pattern word an
+            # editor marks `^` (^逝く) is never matched by sound: いく is 行く.
             out.add("r:" + self.reading)
         if self.pos == "動詞":
             stem = self.reading[:-1]
@@ -173,7 +174,7 @@ def cut_again(sentence: list[Word], begins: frozenset[str], limit: int = 24) -> 
     inside a word the dictionary chose (きょうし|ぬ, 供する: cut before しぬ, きょう|しぬ).
 
     All-hiragana text has no kanji to show where words end, and the dictionary then
-    prefers rare words: きょうしぬ is read 供する, いましぬ 戒め. Each reading here is a guess.
+    prefers rare words: きょうしぬ is read 供する + ぬ. Each reading here is a guess.
     """
     out: list[list[Word]] = []
     longest = max(map(len, begins), default=0)

@@ -9,21 +9,23 @@ A pattern is one or more pieces joined by `+` or `...`:
     家 ... 来る          来る later in the same sentence: 家の近くまで来た
     kill* + myself      English: `*` ends a word's beginning (kill, killing, killed)
     =死ね               the word only as written here: 死ね, not 死にたい
+    ^逝く               the word in any form, but never by its sound: 逝きます, not いきます
     私|自分 + の + 写真   one of the words between `|` (one word each): 自分の写真
 
 A word matches a message word written the same, with the same dictionary form
 (殺される → 殺す), with the same normalised form (ころす, 殺す), or, where
-either is written in kana, with the same reading (さされた → 刺す; not where the
-dictionary reads the kana as another word: いく is 行く, never 逝く). A verb of
+either is written in kana, with the same reading (さされた → 刺す, やんでる → 病む;
+never a particle or an auxiliary, and never a word marked `^`). A verb of
 three kana or more also matches its own other forms (つきまとう,
 付き纏われてる). A run of kana words matches a word with that reading, for
-text the dictionary splits wrongly (じさつ → 自殺), and a kana word read as a
-form of another word matches by its own sound too (おまえのいえいく: いえ, read as a
-form of いえる, still matches 家). A word never matches
+text the dictionary splits wrongly (じさつ → 自殺). A word never matches
 inside another word: ころす does not match ところ.
 
 A run of kana can also be cut again where the dictionary chose a word that hides
-another (きょうしぬ, read 供する + ぬ, cut again as きょう + しぬ): `find_cut_again`.
+another (きょうしぬ, read 供する + ぬ, cut again as きょう + しぬ), and a kana word read
+as a form of another word can be taken by its own sound (おまえのいえいく: いえ, read as
+a form of いえる, as 家): `find_cut_again`, for the rules sure of an alarm, which then
+only ask.
 
 Patterns marked whole-words (a rule's `none`) skip those runs: a run is a guess,
 and a guess may raise an alarm but never hold one back (in リスカした the run
@@ -117,6 +119,10 @@ def compile_pattern(text: str) -> Pattern:
 def _piece(part: str) -> tuple[PatternWord, ...]:
     if "|" in part:
         return (_one_of(part),)
+    if part.startswith("^"):  # as written, in any form, never by its sound: ^逝く, not いく
+        words = _piece(part[1:])
+        return tuple(PatternWord(frozenset(k for k in w.keys if not k.startswith(("r:", "v:"))),
+                                 w.prefix) for w in words)
     if part.startswith("="):
         exact = analyse(part[1:], folded=True).words()
         if not exact:
@@ -165,12 +171,14 @@ def _one_of(part: str) -> PatternWord:
 Slot = list[tuple[int, frozenset[str]]]  # at one position: (words it spans, keys): ways to read it
 
 
-def slots(sentence: list[Word]) -> list[Slot]:
-    """Each position's readings: its word, and runs of kana words read together."""
+def slots(sentence: list[Word], sounds: bool = False) -> list[Slot]:
+    """Each position's readings: its word, and runs of kana words read together; with `sounds`,
+    also a kana word by its own sound where the dictionary read it as a form of another word
+    (いえ, read as いえる: 家 too), a guess (see `PatternIndex.find_cut_again`)."""
     out: list[Slot] = []
     for i, word in enumerate(sentence):
         ways = [(1, word.keys)]
-        if word.kana and word.surface != word.reading:  # いえ read as a form of いえる: 家 too
+        if sounds and word.kana and word.surface != word.reading:
             ways.append((1, frozenset({"r:" + word.surface})))
         run = word.surface if word.kana else None
         for span in range(2, KANA_RUN + 1):
@@ -254,16 +262,19 @@ class PatternIndex:
 
     def find_cut_again(self, analysis: Analysis, found: set[int]) -> set[int]:
         """The `cut_again` patterns not in `found` that match where a run of kana is cut again
-        before a word they name (`morph.cut_again`): a guess, to ask about, never to be sure."""
-        if not self.begins:
+        before a word they name (`morph.cut_again`), or where a kana word is read by its own
+        sound (`slots`): a guess, to ask about, never to be sure."""
+        if not self.guessable:
             return set()
-        others = [alt for sentence in analysis.sentences for alt in cut_again(sentence, self.begins)]
-        return self._find(others, self.guessable - found) if others else set()
+        others = [alt for sentence in analysis.sentences
+                  for alt in cut_again(sentence, self.begins)]
+        return self._find(analysis.sentences + others, self.guessable - found, sounds=True)
 
-    def _find(self, sentences: list[list[Word]], only: frozenset[int] | None) -> set[int]:
+    def _find(self, sentences: list[list[Word]], only: frozenset[int] | None,
+              sounds: bool = False) -> set[int]:
         found: set[int] = set()
         for sentence in sentences:
-            ways = slots(sentence)
+            ways = slots(sentence, sounds)
             words = [slot[:1] for slot in ways]  # each word alone, no runs
             where: dict[str, list[int]] = {}  # key -> the positions it can be read at
             for pos, slot in enumerate(ways):

@@ -176,8 +176,9 @@ def test_the_question_asked_is_about_the_alarm_the_persons_words_showed(understa
 def test_hiragana_the_dictionary_cuts_wrongly_is_cut_again_and_asked_about(understanding, text):
     """The dictionary read きょうしぬ as 供する + ぬ: no word of dying, and nothing was asked."""
     got = understanding(text)
-    assert got.check == "crisis" or got.crisis, got.as_json()
+    assert got.check == "crisis", got.as_json()  # asked: a guess is never sure
     assert any("cut again" in m for m in got.matched), got.as_json()
+    assert got.values.get("audience") is None  # きょうし is not 教師 (a teacher writing)
 
 
 @pytest.mark.parametrize("text,audience", [
@@ -185,11 +186,24 @@ def test_hiragana_the_dictionary_cuts_wrongly_is_cut_again_and_asked_about(under
     ("娘が受験生なので騒ぎにしたくないのですが、掲示板に私のフルネームと住所を書かれました", "self"),
     ("Googleマップに私の店の嘘の口コミを書かれています。子どももいるので心配です", "self"),
     ("母が近所の人にSNSで悪口を書かれています。娘の私が代わりに相談させてください", "friend"),
-    ("中2の娘がクラスのLINEで悪口を書かれています", "guardian")])
+    ("中2の娘がクラスのLINEで悪口を書かれています", "guardian"),
+    # someone quoted: the case is theirs, not the writer's
+    ("友達が「私の住所がさらされた、もう死ぬ」ってLINEしてきた", "friend"),
+    ("息子が、俺の名前がネットに出てると言ってリストカットしていました", "guardian")])
 def test_a_victim_who_speaks_of_their_children_is_read_as_the_one_affected(understanding, text,
                                                                           audience):
     """子どももいるので made a victim's own case a parent's: every question then said その方."""
     assert understanding(text).values.get("audience") == audience
+
+
+@pytest.mark.parametrize("text,alarm", [("さすぞ", "danger"), ("さしてやる", "danger"),
+                                        ("やんでる", "crisis")])
+def test_kana_the_dictionary_reads_as_another_word_still_matches_by_its_sound(understanding,
+                                                                            text, alarm):
+    """さす (刺す or 指す), やむ (病む or 止む): only particles, and words marked ^, are never
+    matched by their sound."""
+    got = understanding(text)
+    assert got.levels.get(alarm), got.as_json()
 
 
 @pytest.mark.parametrize("text", ["けいさつにいきます", "ちょっとコンビニいってくる",
@@ -202,14 +216,19 @@ def test_kana_the_dictionary_reads_as_another_word_is_not_read_by_its_sound(unde
     assert understanding("もう逝きます").crisis  # written as 逝く, it is still read so
 
 
-@pytest.mark.parametrize("text", [
-    "なんかさーくらすのやつにいんすたのdmで おまえのいえいくからな ってきたんだけどまじこわい",
-    "家に行くからなってDMが来ました。どうすればいいですか"])
-def test_a_particle_is_not_read_as_a_word_of_the_same_sound(understanding, text):
-    """The か of なんか, or of a question, matched 蚊 in danger_sure's `none` (insects are not
-    threats) and held the threat back to a question; いえ, read as a form of いえる, was not 家."""
-    got = understanding(text)
+def test_a_particle_is_not_read_as_a_word_of_the_same_sound(understanding):
+    """The か of a question (or of なんか) matched 蚊 in danger_sure's `none` (insects are not
+    threats) and held the threat back to a question."""
+    got = understanding("家に行くからなってDMが来ました。どうすればいいですか")
     assert got.danger, got.as_json()
+
+
+def test_a_kana_word_read_as_another_word_is_taken_by_its_sound_as_a_guess(understanding):
+    """いえ, read as a form of いえる, was not 家: the threat was not seen by any rule. Taken by
+    its sound it is a guess, so the bot asks (and never reads きょうし as 教師: a teacher)."""
+    got = understanding("なんかさーくらすのやつにいんすたのdmで おまえのいえいくからな ってきたんだけどまじこわい")
+    assert got.check == "danger" and "danger_sure (cut again)" in got.matched, got.as_json()
+    assert understanding("きょうしぬ").values.get("audience") is None
 
 
 @pytest.mark.parametrize("text", ["いま べらんだに だれか いる おと する",
