@@ -109,7 +109,7 @@ def _check_shapes(expect: Any, check: yamlsrc.Checker, line: int) -> None:
     for key in ("contains", "not_contains", "windows", "no_windows", "order", "buttons"):
         if key in expect and not all(isinstance(v, str) for v in _as_list(expect[key])):
             check.error(line, f"expect {key!r} takes a text or a list of texts, not "
-                              f"{expect[key]!r}")
+                              f"{expect[key]!r} (a number is a text in quotes: '110')")
     opened = expect.get("open")
     if opened is not None and not (isinstance(opened, dict) and
                                    all(isinstance(v, bool) for v in opened.values())):
@@ -166,8 +166,9 @@ def check_reply(expect: dict[str, Any], outcome: Outcome) -> list[str]:
 
 
 def unknown_windows(story: Story, known: set[str]) -> list[ContentError]:
-    """Window ids a story names that contacts.yaml does not enable: a typo in no_windows
-    (sakura_citty) would otherwise pass for ever."""
+    """Window ids a story names that contacts.yaml does not have: a typo in no_windows
+    (sakura_citty) would otherwise pass for ever. (A disabled window may be named: that it
+    never shows is worth checking.)"""
     out = []
     for step in story.steps:
         named = [w for key in ("windows", "no_windows", "order")
@@ -175,8 +176,8 @@ def unknown_windows(story: Story, known: set[str]) -> list[ContentError]:
         named += list((step.expect.get("open") or {}).keys())
         for wid in dict.fromkeys(named):
             if wid not in known:
-                out.append(ContentError(story.file, step.line, f"window {wid!r} is not an enabled "
-                                        "window of contacts.yaml: check its id"))
+                out.append(ContentError(story.file, step.line, f"window {wid!r} is not a window "
+                                        "of contacts.yaml: check its id"))
     return out
 
 

@@ -17,7 +17,8 @@ def validate(config: Mapping[str, Any], today: date) -> list[ContentError]:
     content, errors = check_content(config)
     warnings = content.warnings if content else []
     contacts, _ = read_contacts(Path(config["CONTACTS_FILE"]))
-    return errors + warnings + stale(contacts, today) + overnight(contacts) + uncovered(contacts)
+    return errors + warnings + stale(contacts, today) + future(contacts, today) + \
+        overnight(contacts) + uncovered(contacts)
 
 
 def stale(contacts: list[Contact], today: date) -> list[ContentError]:
@@ -25,10 +26,15 @@ def stale(contacts: list[Contact], today: date) -> list[ContentError]:
     return [ContentError("contacts.yaml", c.line, f"contact {c.id!r} was verified on "
                          f"{c.verified_on}, over 12 months ago: check its number and hours again",
                          warning=True)
-            for c in contacts if c.enabled and c.verified_on and today - c.verified_on > STALE_AFTER] + \
-        [ContentError("contacts.yaml", c.line, f"contact {c.id!r} was verified on {c.verified_on}, "
-                      "a day still to come: write the day it was checked", warning=True)
-         for c in contacts if c.enabled and c.verified_on and c.verified_on > today]
+            for c in contacts if c.enabled and c.verified_on and today - c.verified_on > STALE_AFTER]
+
+
+def future(contacts: list[Contact], today: date) -> list[ContentError]:
+    """Windows whose check is dated on a day still to come: it would never grow stale."""
+    return [ContentError("contacts.yaml", c.line, f"contact {c.id!r} was verified on "
+                         f"{c.verified_on}, a day still to come: write the day it was checked",
+                         warning=True)
+            for c in contacts if c.enabled and c.verified_on and c.verified_on > today]
 
 
 def overnight(contacts: list[Contact]) -> list[ContentError]:
@@ -36,7 +42,7 @@ def overnight(contacts: list[Contact]) -> list[ContentError]:
     (17:00-09:00 for 09:00-17:00), which would call a closed office open all night."""
     out = []
     for c in contacts:
-        if not c.enabled:
+        if not c.enabled or c.hours.overnight:
             continue
         ranges = {r for rs in c.hours.weekly.values() for r in rs} | \
             {r for rs in c.hours.dates.values() for r in rs}
@@ -45,7 +51,8 @@ def overnight(contacts: list[Contact]) -> list[ContentError]:
             out.append(ContentError("contacts.yaml", c.line, f"contact {c.id!r}: hours {shown} run "
                                     f"past midnight, to {_hhmm(end - 24 * 60)} the next day; if "
                                     f"it is a day service, write {_hhmm(end - 24 * 60)}-"
-                                    f"{_hhmm(start)}", warning=True))
+                                    f"{_hhmm(start)}; if it is a night line, add overnight: "
+                                    "true to its hours", warning=True))
     return out
 
 

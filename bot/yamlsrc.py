@@ -93,24 +93,28 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequen
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 # 「…警察相談専用電話 #9110 へ」 unquoted: YAML reads ` #` as the start of a comment and the
-# text silently ends before it. A line whose comment (the first ` #` outside quotes) starts
-# with a digit, after Japanese text, is such a cut (#9110, #8103, #8891 are numbers people
-# are given); a comment meant as one starts `# ` (a space after the #).
-_COMMENT = re.compile(r"\s#")
+# text silently ends before it. A plain (unquoted, one-line) text followed on its line by
+# a space and `#` and a digit is such a cut (#9110, #8103, #8891 are numbers people are
+# given); a comment meant as one starts `# `. Quoted and block texts (|-) keep their `#`.
+_CUT = re.compile(r"[ \t]+#\d")
 
 
 def _cut_text(text: str) -> int | None:
-    """The first line whose unquoted text a `#number` cuts short, if any."""
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.lstrip().startswith("#"):
-            continue
-        for m in _COMMENT.finditer(line):
-            before = line[:m.start()]
-            if before.count('"') % 2 or before.count("'") % 2:
-                continue  # inside quotes: part of the text
-            if line[m.end():m.end() + 1].isdigit() and re.search(r"[^\x00-\x7f]", before):
-                return number
-            break  # the comment starts here
+    """The line of the first plain text a `#number` cuts short, if any."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError:
+        return None  # reported by the load itself
+    todo = [root] if root is not None else []
+    while todo:
+        node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            todo += [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            todo += node.value
+        elif not node.style and node.start_mark.line == node.end_mark.line and \
+                _CUT.match(text, node.end_mark.index):
+            return node.end_mark.line + 1
     return None
 
 

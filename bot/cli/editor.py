@@ -71,7 +71,7 @@ def diagram_command(flow: str | None, fmt: str, out: str | None) -> None:
 def stories_command(files: tuple[str, ...]) -> None:
     """Play conversation stories (default: every file in stories/); exit 1 on a failure."""
     content = live_content()
-    engine, known = content.engine, {c.id for c in content.directory.enabled}
+    engine, known = content.engine, {c.id for c in content.directory.all}
     paths = [Path(f) for f in files] or sorted(Path(current_app.config["STORIES_DIR"]).glob("*.yaml"))
     if not paths:
         raise click.ClickException(f"no stories in {current_app.config['STORIES_DIR']}")

@@ -48,6 +48,7 @@ class Hours:
     closed_year_end: bool = False
     dates: dict[date, tuple[Range, ...]] = field(default_factory=dict)
     note: str | None = None
+    overnight: bool = False  # ranges past midnight are meant (a night line): no warning
 
     def ranges_on(self, day: date) -> tuple[Range, ...]:
         """The opening ranges of one calendar day."""

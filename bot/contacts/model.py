@@ -33,7 +33,7 @@ CONTACT_KEYS = {"id", "name", "operator", "enabled", "disabled_reason", "summary
                 "channels", "services", "audience", "reporters", "topics", "wants", "alerts",
                 "hours", "source", "verified_on", *WHEN_KEYS}
 PHONE_KEYS = {"number", "toll", "ip_phone", "note"}
-HOURS_KEYS = set(DAY_GROUPS) | {"always", "closed", "dates", "note", "varies"}
+HOURS_KEYS = set(DAY_GROUPS) | {"always", "closed", "dates", "note", "varies", "overnight"}
 PHONE_FORMAT = re.compile(r"^(?:110|119|#\d{4}|0\d{1,4}-\d{1,6}(?:-\d{1,5})?)$")
 
 
@@ -140,7 +140,8 @@ class ContactsReader(yamlsrc.Checker):
             dates[day] = self._ranges(value, line_of_day)
         closed = self.choice(node.get("closed"), node.line_of("closed"), "closure", CLOSURES)
         return Hours(weekly=weekly, closed_holidays="holidays" in closed,
-                     closed_year_end="year_end" in closed, dates=dates, note=node.get("note"))
+                     closed_year_end="year_end" in closed, dates=dates, note=node.get("note"),
+                     overnight=node.get("overnight") is True)
 
     def when(self, node: Any, line: int, what: str) -> dict | None:
         if node is None:

@@ -27,7 +27,7 @@ def check_flows(folder: Path, entry: str) -> tuple[dict[str, CompiledFlow], list
             continue
         if spec.name in flows:
             errors.append(ContentError(spec.file, None, f"flow name {spec.name!r} is used twice"))
-        elif not problems:
+        elif not any(not p.warning for p in problems):  # warnings do not stop a flow
             flows[spec.name] = CompiledFlow(spec)
     if entry in flows:
         spec = flows[entry].spec

@@ -103,7 +103,8 @@ class Engine:
                 fired += [f"interrupt:{a}" for a in alarms]
                 reply.messages.extend(self.safety.alarm_messages(
                     alarms, {**conv.answers, **signals.answers()}, inbound))
-            self.handoff.while_waiting(conv, reply, inbound, desk, bool(alarms), actions)
+            self.handoff.while_waiting(conv, reply, inbound, desk, bool(alarms), actions,
+                                       signals.check)
             return
         if inbound.kind == "follow":
             self._restart(conv, reply, inbound, prefix="greeting")

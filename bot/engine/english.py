@@ -31,7 +31,7 @@ def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbo
     reply.messages += [Text(t[a]) for a in alarms if t.get(a)]
     answered_before = conv.flags.get("language") not in (None, "ja")
     conv.flags["language"] = signals.language
-    if answered_before and not alarms:
+    if answered_before and not alarms and not signals.check:
         reply.messages.append(Text(t["again"]))
         _offer_staff(engine, reply, t)
         return

@@ -25,8 +25,8 @@ OPTIONAL_MESSAGES = ("stale_button",)  # a tap on an earlier question's button
 INTERRUPTS = ("medical", "danger", "crisis")
 # Said after a "no" to the safety question, before the interview goes on (optional).
 AFTER_NO = ("no_crisis", "no_danger")
-HANDOFF_TEXTS = ("confirm", "confirm_closed", "waiting", "after_hours", "after_hours_alarm", "after_hours_again",
-                 "still_waiting",
+HANDOFF_TEXTS = ("confirm", "confirm_closed", "waiting", "after_hours", "after_hours_alarm",
+                 "after_hours_again", "still_waiting",
                  "cancelled", "declined", "returned", "closed", "offer")
 HANDOFF_LABELS = ("label", "yes", "no", "cancel_label")
 DELETION_TEXTS = ("confirm", "done", "kept")

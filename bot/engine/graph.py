@@ -20,8 +20,9 @@ def check_graph(spec: FlowSpec, states_node: Any) -> list[ContentError]:
     """Return the problems of a flow's shape, each at the line of the state concerned."""
     errors = []
 
-    def error(state: str, message: str, line: int | None = None) -> None:
-        errors.append(ContentError(spec.file, line or states_node.line_of(state), message))
+    def error(state: str, message: str, line: int | None = None, warning: bool = False) -> None:
+        errors.append(ContentError(spec.file, line or states_node.line_of(state), message,
+                                   warning=warning))
 
     for state in spec.states.values():
         for what, route in targets(state):
@@ -29,9 +30,10 @@ def check_graph(spec: FlowSpec, states_node: Any) -> list[ContentError]:
                 error(state.name, f"{what} of state {state.name!r} goes to {route.to!r}, "
                       f"which is not a state; states are: {', '.join(spec.states)}", route.line)
         for button in state.buttons:
-            if not button.routes and not button.command:  # tapped, it would do nothing at all
-                error(state.name, f"button {button.id!r} of state {state.name!r} goes nowhere: "
-                      "give it 'to: STATE' or a 'command'", button.line)
+            if not button.routes and not button.command:  # it records its answer and stays
+                error(state.name, f"button {button.id!r} of state {state.name!r} has no 'to': "
+                      "tapped, it keeps its answer and asks the same question again; give it "
+                      "'to: STATE' if it should move on", button.line, warning=True)
         if not state.end and not state.next and not any(b.routes or b.command
                                                         for b in state.buttons):
             error(state.name, f"state {state.name!r} has no way out: give it buttons with "

@@ -84,11 +84,15 @@ class StaffTalk:
         staff = self.engine.staff
         if section == "handoff" and at is not None and staff is not None and \
                 not staff.open_at(at):
-            nxt = staff.next_open(at)
-            when = describe_when(nxt, at).removesuffix("から") if nxt else "受付の再開時"
+            when = self._back_at(at)
             text += "\n" + self._texts(section)["confirm_closed"].replace("{next}", when)
         reply.messages.append(Text(text))
         reply.buttons = self._yes_no(section, state)
+
+    def _back_at(self, at: datetime) -> str:
+        """When staff are back, in words (今日 10:00, 1月4日(月) 10:00)."""
+        nxt = self.engine.staff.next_open(at) if self.engine.staff else None
+        return describe_when(nxt, at).removesuffix("から") if nxt else "受付の再開時"
 
     def confirming(self, conv: ConvState, reply: Reply, inbound: Inbound,
                    actions: list[str], desk: DeskView) -> None:
@@ -124,16 +128,16 @@ class StaffTalk:
     # -- waiting and claimed -----------------------------------------------------
 
     def tell_waiting(self, reply: Reply, inbound: Inbound, desk: DeskView,
-                     conv: ConvState, again: bool = False) -> None:
-        """Say that staff will answer, roughly when, and how to go back to the bot."""
+                     conv: ConvState, again: bool = False, check: str | None = None) -> None:
+        """Say that staff will answer, roughly when, and how to go back to the bot. `check`:
+        the alarm the words may show (つらい, こわい): its lines, not a short reminder."""
         t = self._texts("handoff")
         now = inbound.at
         staff, contacts = self.engine.staff, self.engine.contacts
         if staff is not None and not staff.open_at(now):
-            nxt = staff.next_open(now)
-            when = describe_when(nxt, now).removesuffix("から") if nxt else "受付の再開時"
+            when = self._back_at(now)
             # Someone in crisis or danger is never told to wait: the lines open now come first.
-            alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None)
+            alarm = next((a for a in ("danger", "crisis") if conv.flags.get(a)), None) or check
             key = "after_hours_alarm" if alarm and t.get("after_hours_alarm") else "after_hours"
             if again and not alarm:  # said once: now that the message reached staff, and when
                 reply.messages.append(Text(t["after_hours_again"].replace("{next}", when)))
@@ -159,7 +163,8 @@ class StaffTalk:
         reply.buttons = [Button(t["cancel_label"], Postback.cancel().encode(), t["cancel_label"])]
 
     def while_waiting(self, conv: ConvState, reply: Reply, inbound: Inbound,
-                      desk: DeskView, alarmed: bool, actions: list[str]) -> None:
+                      desk: DeskView, alarmed: bool, actions: list[str],
+                      check: str | None = None) -> None:
         """A message while the request waits: cancel, or a reminder that staff will come."""
         cancel = Postback.decode(inbound.data).kind == "cancel"
         if cancel or self._said(inbound, "handoff", "cancel_words"):
@@ -167,7 +172,7 @@ class StaffTalk:
             reply.messages.append(Text(self._texts("handoff")["cancelled"]))
             self.engine._reshow(conv, reply)
         elif not alarmed:
-            self.tell_waiting(reply, inbound, desk, conv, again=True)
+            self.tell_waiting(reply, inbound, desk, conv, again=True, check=check)
         else:
             label = self._texts("handoff")["cancel_label"]
             reply.buttons = [Button(label, Postback.cancel().encode(), label)]

@@ -37,4 +37,3 @@ _POLITE_TAIL = re.compile(r"(?:なんですが|んですけど|んですが|で�
 def without_polite_tail(said: str) -> str:
     """A normalized message without a polite tail (です, お願いします, ください), or as it is."""
     return _POLITE_TAIL.sub("", said) or said
-

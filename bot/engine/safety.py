@@ -166,9 +166,12 @@ class Safety:
         for answer in ("yes", "no"):
             if said in folded_words((t[answer], *t.get(f"{answer}_words", ()))):
                 return answer
-        if any(w and w in said for w in folded_words(tuple(t.get("unsure_words", ())))):
-            return "unsure"
-        return None
+        unsure = any(w and w in said for w in folded_words(tuple(t.get("unsure_words", ()))))
+        # いいえ、ちょっと疲れてるだけです: a no, said with more words (unless unsure: ないかも)
+        if not unsure and any(len(w) > 1 and said.startswith(w)
+                              for w in folded_words((t["no"], *t.get("no_words", ())))):
+            return "no"
+        return "unsure" if unsure else None
 
     def on_answer(self, conv: ConvState, reply: Reply, inbound: Inbound, signals: Signals,
                   fired: list[str], actions: list[str]) -> None:

@@ -29,10 +29,6 @@ CASES = {
                      "sya:", "unknown key 'sya' in state 'start'; allowed: asks, buttons, end, next, say"),
     "missing target": (FLOW, "to: legal_more}", "to: legal_mor}", "to: legal_mor}",
                        "button 'legal' of state 'advice' goes to 'legal_mor', which is not a state"),
-    "button that goes nowhere": (FLOW, "words: [なりすまし], set: {topic: impersonation}, to: want}",
-                                 "words: [なりすまし], set: {topic: impersonation}}",
-                                 "set: {topic: impersonation}}",
-                                 "button 'impersonation' of state 'what' goes nowhere"),
     "a date that does not exist": ("contacts.yaml", "verified_on: 2026-11-01", "verified_on: 2026-11-31",
                                    "2026-11-31", "'2026-11-31' is not a real date"),
     "a # that cuts a text": (FLOW, "  nothing_to_go_back_to: これより前の質問はありません。",
@@ -108,6 +104,17 @@ def test_old_verification_is_a_warning_not_an_error(make_app, workspace):
     assert lines[-1].startswith("0 errors,")
 
 
+def test_a_button_without_a_target_is_a_warning(make_app, workspace):
+    """Tapped, it keeps its answer and asks the same question: an editor thought it broken."""
+    workspace.edit(FLOW, "words: [なりすまし], set: {topic: impersonation}, to: want}",
+                   "words: [なりすまし], set: {topic: impersonation}}")
+    code, lines = validate(make_app, workspace, "--today", "2026-12-08")
+    assert code == 0, lines
+    line = workspace.line_of(FLOW, "set: {topic: impersonation}}")
+    assert any(l.startswith(f"{FLOW}:{line}: warning: button 'impersonation' of state 'what' "
+                            "has no 'to'") for l in lines), lines
+
+
 def test_hours_written_backwards_are_a_warning(make_app, workspace):
     """mon-fri: 17:00-09:00 for a 9-to-5 desk was accepted, and the desk shown open all night."""
     workspace.edit("contacts.yaml", "mon-fri: 09:00-21:00", "mon-fri: 21:00-09:00")
@@ -115,6 +122,10 @@ def test_hours_written_backwards_are_a_warning(make_app, workspace):
     assert code == 0, lines
     assert any(": warning: " in l and "hours 21:00-09:00 run past midnight" in l
                and "write 09:00-21:00" in l for l in lines), lines
+    workspace.edit("contacts.yaml", "      mon-fri: 21:00-09:00",
+                   "      mon-fri: 21:00-09:00\n      overnight: true")
+    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    assert not any("run past midnight" in l for l in lines), lines  # meant: a night line
 
 
 def test_a_none_word_that_turns_a_listed_crisis_into_a_question_is_a_warning(make_app, workspace):
@@ -129,9 +140,16 @@ def test_a_none_word_that_turns_a_listed_crisis_into_a_question_is_a_warning(mak
 
 
 def test_a_check_dated_in_the_future_is_a_warning(make_app, workspace):
-    code, lines = validate(make_app, workspace, "--today", "2026-11-22")
+    workspace.edit("contacts.yaml", "  - id: police_9110", "  - id: police_9110  # edited")
+    text = (workspace.root / "contacts.yaml").read_text(encoding="utf-8")
+    at = text.index("  - id: police_9110  # edited")
+    verified = text.index("verified_on:", at)
+    end = text.index("\n", verified)
+    (workspace.root / "contacts.yaml").write_text(
+        text[:verified] + "verified_on: 2027-12-01" + text[end:], encoding="utf-8")
+    code, lines = validate(make_app, workspace, "--today", "2026-12-08")
     assert code == 0, lines
-    assert any(": warning: " in l and "'emergency_119' was verified on 2026-11-23, a day still to come"
+    assert any(": warning: " in l and "'police_9110' was verified on 2027-12-01, a day still to come"
                in l for l in lines), lines
 
 

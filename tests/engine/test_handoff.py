@@ -78,6 +78,13 @@ def test_waiting_after_hours_later_messages_are_told_they_reached_staff(engine):
     assert [b.label for b in again.reply.buttons] == ["ボットに戻る"]
 
 
+def test_waiting_after_hours_words_that_may_show_a_crisis_get_the_lines_again(engine):
+    waiting = DeskView("waiting", ahead=0)
+    conv = say(engine, started(engine).conv, "悪口を書かれた", at=CLOSED).conv
+    out = say(engine, conv, "つらい", at=CLOSED, desk=waiting)  # possible: asked about elsewhere
+    assert out.reply.texts()[0] == "時間外です。明日 10:00に読みます。いまつながる窓口へどうぞ。"
+
+
 def test_no_goes_back_to_the_question(engine):
     asked = say(engine, started(engine).conv, "人と話したい")
     out = tap(engine, asked, "やめる")

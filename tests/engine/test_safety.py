@@ -27,6 +27,7 @@ READS = {
                                    levels={"crisis": MAYBE}),
     "娘が死にたいと言っています": Signals(values={"audience": "guardian"}, levels={"crisis": SURE}),
     "I want to die": Signals(levels={"crisis": SURE}, language="en"),
+    "i feel like disappearing": Signals(levels={"crisis": MAYBE}, language="en"),
     **{latin: Signals(language="en") for latin in ("ok", "www", "SNS", "hello",
                                                    "I was doxxed on a forum")},
 }
@@ -140,6 +141,17 @@ def test_an_unsure_answer_is_taken_as_yes_at_once(engine):
     assert "alert:crisis" in out.actions
 
 
+@pytest.mark.parametrize("text,yes", [("大丈夫です、少し疲れただけ", False), ("ないけど疲れた", False),
+                                      ("大丈夫かどうかわからない", True)])
+def test_an_answer_that_begins_with_no_is_a_no_unless_it_is_unsure(engine, text, yes):
+    """いいえ、ちょっと疲れてるだけです was taken as unsure, so as yes: the person was not heard."""
+    asked = say(engine, started(engine).conv, "もう疲れた")
+    out = say(engine, asked.conv, text)
+    assert ("alert:crisis" in out.actions) is yes, out.reply.texts()
+    assert out.reply.texts()[0] == ("つらい気持ちを教えてくれてありがとう。" if yes
+                                    else "ありがとうございます。続けます。")
+
+
 def test_a_late_no_on_an_old_question_still_leaves_a_line(engine):
     asked = say(engine, started(engine).conv, "もう疲れた")
     moved = say(engine, asked.conv, "最初から")
@@ -206,6 +218,8 @@ def test_english_is_not_answered_with_the_whole_list_each_time(engine):
     assert labels(again) == ["スタッフと話したい"]
     alarm = say(engine, again.conv, "I want to die")  # an alarm is always answered in full
     assert alarm.reply.texts()[:2] == ["Thank you for telling me.", "110 or 119."]
+    maybe = say(engine, again.conv, "i feel like disappearing")  # and a possible one too
+    assert maybe.reply.texts()[0] == "110 or 119.", maybe.reply.texts()
 
 
 def test_go_on_after_an_alarm_without_tapping(engine):
