@@ -119,11 +119,13 @@ class Engine:
             self.safety.on_answer(conv, reply, inbound, signals, fired, actions)
             return
         check = self.safety.should_ask(conv, signals, inbound.at)
-        if check and inbound.kind == "text" and not self._is_an_answer(conv, inbound, stale):
+        if check and inbound.kind == "text" and not self._is_an_answer(conv, inbound, stale) \
+                and not self._command(inbound):  # やり直したい is a command, not a question
             self.safety.ask(conv, reply, inbound, signals, check, fired)
             return
         if self.safety.wants_to_go_on(inbound) and not stale:
             fired.append("command:continue")
+            conv.flags.pop("after_alarm", None)
             self.resume(conv, reply, inbound)
         elif conv.state in RESERVED and not self._command(inbound) and not stale:
             self.handoff.confirming(conv, reply, inbound, actions, desk)
@@ -269,6 +271,9 @@ class Engine:
             # Words that answer nothing but show possible danger or crisis (after a "no",
             # やっぱりつらい): ask about it again rather than say they could not be read.
             self.safety.ask(conv, reply, inbound, signals, alarm, fired)
+        elif conv.flags.get("after_alarm"):
+            # after an alarm, 返事ください or …: not "could not read", but the way on again
+            self.safety.offer_to_go_on(reply)
         else:
             conv.flags["misses"] = conv.flags.get("misses", 0) + 1
             self._say_message(reply, "not_understood")
@@ -313,6 +318,8 @@ class Engine:
             name = tapped.name
             return name if name in self.spec.commands or name in ("staff", "delete") else None
         said = normalize(inbound.text)
+        if said and any(p in said for p in folded_words(tuple(self.spec.handoff.get("phrases", ())))):
+            return "staff"  # 夜中にすみません。人間と話したい: asked for anywhere in the message
         for form in dict.fromkeys((said, without_polite_tail(said))):  # as said, then bare
             for name, section in (("staff", self.spec.handoff), ("delete", self.spec.deletion)):
                 if form and form in folded_words(tuple(section.get("words", ()))):
@@ -346,6 +353,7 @@ class Engine:
     def _take(self, conv: ConvState, button: ButtonSpec, reply: Reply, inbound: Inbound,
               inferred: bool = False) -> None:
         answers = {**conv.answers, **button.set}
+        conv.flags.pop("after_alarm", None)  # answering again: the interview goes on
         target = self.flows[conv.flow].fire(self._state(conv).name, button.id, answers)
         self._push_history(conv)
         conv.answers = answers

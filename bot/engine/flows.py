@@ -350,7 +350,7 @@ def read_flow(path: Path, name: str | None = None) -> tuple[FlowSpec | None, lis
     spec = FlowSpec(flow_name, shown, start, states, reader.messages(doc.get("messages")),
                     reader.commands(doc.get("commands")), reader.interrupts(doc.get("interrupts")),
                     reader.section(doc.get("handoff"), "handoff", HANDOFF_TEXTS, HANDOFF_LABELS,
-                                   ("words", "cancel_words")),
+                                   ("words", "phrases", "cancel_words")),
                     reader.section(doc.get("deletion"), "deletion", DELETION_TEXTS, DELETION_LABELS),
                     reader.section(doc.get("safety"), "safety", SAFETY_TEXTS, SAFETY_LABELS,
                                    SAFETY_WORDS),

@@ -86,6 +86,7 @@ class Safety:
         fired += [f"interrupt:{a}" for a in alarms]
         reply.messages.extend(self.alarm_messages(alarms, {**conv.answers, **signals.answers()},
                                                   inbound))
+        conv.flags["after_alarm"] = True
         self.offer_to_go_on(reply)
 
     def offer_to_go_on(self, reply: Reply) -> None:

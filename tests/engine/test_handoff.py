@@ -60,7 +60,8 @@ def test_outside_staff_hours_it_says_when_staff_are_back(engine):
 
 def test_asking_in_everyday_polite_words_asks_too(engine):
     """人と話したいです was not a request for staff: the interview read it as "wants to talk"."""
-    for text in ("人と話したいです", "スタッフと話したいんですけど", "人と話したいお願いします"):
+    for text in ("人と話したいです", "スタッフと話したいんですけど", "人と話したいお願いします",
+                 "夜中にすみません。人間と話したい"):
         assert say(engine, started(engine).conv, text).reply.texts() == ["スタッフにつなぎますか？"]
 
 

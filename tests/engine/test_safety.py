@@ -28,6 +28,7 @@ READS = {
     "娘が死にたいと言っています": Signals(values={"audience": "guardian"}, levels={"crisis": SURE}),
     "I want to die": Signals(levels={"crisis": SURE}, language="en"),
     "i feel like disappearing": Signals(levels={"crisis": MAYBE}, language="en"),
+    "リセット": Signals(levels={"crisis": MAYBE}, by={"crisis": "model"}),
     **{latin: Signals(language="en") for latin in ("ok", "www", "SNS", "hello",
                                                    "I was doxxed on a forum")},
 }
@@ -150,6 +151,24 @@ def test_an_answer_that_begins_with_no_is_a_no_unless_it_is_unsure(engine, text,
     assert ("alert:crisis" in out.actions) is yes, out.reply.texts()
     assert out.reply.texts()[0] == ("つらい気持ちを教えてくれてありがとう。" if yes
                                     else "ありがとうございます。続けます。")
+
+
+def test_a_command_is_a_command_even_when_the_model_half_reads_an_alarm(engine):
+    """やり直したい, 前に戻りたい got 「死にたいほどつらい気持ちがありますか」 instead of a restart."""
+    out = say(engine, started(engine).conv, "リセット")
+    assert out.conv.state != CHECK["crisis"] and "command:restart" in out.fired, out.reply.texts()
+
+
+def test_after_an_alarm_words_that_answer_nothing_get_the_way_on_again(engine):
+    """返事ください after the crisis lines got 「うまく読み取れませんでした」 and the first
+    question's buttons: 相談を続ける and the staff button were gone."""
+    alarm = say(engine, started(engine).conv, "死にたい")
+    out = say(engine, alarm.conv, "返事ください")
+    assert out.reply.texts() == ["落ち着いたら続きをどうぞ。"]
+    assert labels(out) == ["相談を続ける", "スタッフと話したい"]
+    on = tap(engine, out, "相談を続ける")
+    missed = say(engine, on.conv, "ほげほげ")
+    assert missed.reply.texts()[0] != "落ち着いたら続きをどうぞ。"  # going on ends it
 
 
 def test_a_late_no_on_an_old_question_still_leaves_a_line(engine):
