@@ -65,26 +65,26 @@ def test_stories_command_runs_every_story_by_default(make_app, workspace):
     assert result.output.rstrip().endswith(f"{len(STORIES)} passed, 0 failed")
 
 
-def test_a_story_with_an_unknown_key_is_reported_at_its_line(tmp_path):
-    path = tmp_path / "typo.yaml"
-    path.write_text("steps:\n  - follow: true\n  - tap: 自分のこと\n    expct: {state: age}\n",
-                    encoding="utf-8")
-    story, errors = read_story(path, "stories/typo.yaml")
-    assert story is None
-    assert [str(e) for e in errors] == [
-        "stories/typo.yaml:4: unknown key 'expct' in a step; allowed: at, expect, follow, say, tap"]
+BROKEN = {  # a story an editor got wrong: its text, and the one line that says so
+    "unknown key": ("steps:\n  - follow: true\n  - tap: 自分のこと\n    expct: {state: age}\n",
+                    "stories/broken.yaml:4: unknown key 'expct' in a step; allowed: at, expect, "
+                    "follow, say, tap"),
+    # no_windows: true listed no window id, so it checked nothing and always passed
+    "expectation that could never fail": (
+        "steps:\n  - follow: true\n  - say: hello\n    expect: {no_windows: true}\n",
+        "stories/broken.yaml:3: expect 'no_windows' takes a text or a list of texts, not True "
+        "(a number is a text in quotes: '110')"),
+}
 
 
-def test_an_expectation_that_could_never_fail_is_reported(tmp_path):
-    """no_windows: true listed no window id, so it checked nothing and always passed."""
-    path = tmp_path / "vacuous.yaml"
-    path.write_text("steps:\n  - follow: true\n  - say: hello\n    expect: {no_windows: true}\n",
-                    encoding="utf-8")
-    story, errors = read_story(path, "stories/vacuous.yaml")
+@pytest.mark.parametrize("case", list(BROKEN), ids=list(BROKEN))
+def test_a_broken_story_is_reported_at_its_line(tmp_path, case):
+    text, message = BROKEN[case]
+    path = tmp_path / "broken.yaml"
+    path.write_text(text, encoding="utf-8")
+    story, errors = read_story(path, "stories/broken.yaml")
     assert story is None
-    assert [str(e) for e in errors] == [
-        "stories/vacuous.yaml:3: expect 'no_windows' takes a text or a list of texts, not True "
-        "(a number is a text in quotes: '110')"]
+    assert [str(e) for e in errors] == [message]
 
 
 def test_a_window_id_no_window_has_is_reported(make_app, workspace, tmp_path):
