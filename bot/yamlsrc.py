@@ -112,8 +112,8 @@ def _cut_text(text: str) -> int | None:
             todo += [n for pair in node.value for n in pair]
         elif isinstance(node, yaml.SequenceNode):
             todo += node.value
-        elif not node.style and node.start_mark.line == node.end_mark.line and \
-                _CUT.match(text, node.end_mark.index):
+        elif isinstance(node, yaml.ScalarNode) and not node.style and \
+                node.start_mark.line == node.end_mark.line and _CUT.match(text, node.end_mark.index):
             return node.end_mark.line + 1
     return None
 
