@@ -42,3 +42,21 @@ def test_deletion_leaves_no_trace_of_the_line_id(make_app, line_api, database):
     redelivered = user.follow()
     assert user.post(redelivered).status_code == 200  # a new conversation starts cleanly
     assert line_api.wait_for(REPLY, 4)
+
+
+def test_asking_to_delete_is_answered_that_it_is_done(make_app, line_api, database):
+    """After データを削除 and 削除する, someone hiding their use of the bot must see that it
+    worked: the answer reaches LINE although everything stored for them is gone."""
+    app = make_app(DATABASE_URL=database, FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"],
+                   SECRET_KEY="a-secret-for-pseudonyms")
+    store = app.extensions["bot"].store
+    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
+    user.post(user.follow())
+    line_api.wait_for(REPLY, 1)
+    user.post(user.text("データを削除"))
+    items = line_api.wait_for(REPLY, 2)[1][0]["messages"][-1]["quickReply"]["items"]
+    assert items[0]["action"]["label"] == "削除する"
+    user.post(user.tap(items[0]["action"]["data"]))
+    done = line_api.wait_for(REPLY, 3)[2][0]["messages"]
+    assert any("記録をすべて削除しました" in m.get("text", "") for m in done), done
+    assert wait_until(lambda: user.user_id not in everything(store), timeout=10)
