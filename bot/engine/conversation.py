@@ -93,7 +93,8 @@ class Engine:
               desk: DeskView, fired: list[str], actions: list[str]) -> None:
         if inbound.kind == "text" and signals.language not in ("ja", "") and \
                 not self._a_word_in_japanese(conv, inbound):
-            english_reply(self, conv, reply, inbound, signals, fired, actions)
+            english_reply(self, conv, reply, inbound, signals, fired, actions,
+                          waiting=desk.status == "waiting")
             return
         self.safety.record(conv, signals, inbound.at)
         alarms = self.safety.sure(signals)

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
 
 def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbound,
-                  signals: Signals, fired: list[str], actions: list[str]) -> None:
+                  signals: Signals, fired: list[str], actions: list[str],
+                  waiting: bool = False) -> None:
     """Answer in English: the alarm first when there is one, then what the bot is and who helps,
     and a way to a person. Said once: later messages without an alarm get a short answer, not
-    the whole list again."""
+    the whole list again. `waiting` for staff: that the message reached them, and no button
+    (the only one, ボットに戻る, would cancel the request)."""
     t = engine.spec.english
     engine.safety.record(conv, signals, inbound.at)
     alarms = engine.safety.sure(signals)
@@ -31,6 +33,9 @@ def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbo
     reply.messages += [Text(t[a]) for a in alarms if t.get(a)]
     answered_before = conv.flags.get("language") not in (None, "ja")
     conv.flags["language"] = signals.language
+    if waiting and not alarms and not signals.check:
+        reply.messages.append(Text(t["waiting"]))
+        return
     if answered_before and not alarms and not signals.check:
         reply.messages.append(Text(t["again"]))
         _offer_staff(engine, reply, t)
@@ -45,7 +50,8 @@ def english_reply(engine: "Engine", conv: ConvState, reply: Reply, inbound: Inbo
         if foreign and t.get("windows") and not answered_before:
             reply.messages.append(Text(t["windows"]))
             reply.messages += foreign
-    _offer_staff(engine, reply, t)
+    if not waiting:
+        _offer_staff(engine, reply, t)
 
 
 def _offer_staff(engine: "Engine", reply: Reply, t: dict) -> None:

@@ -35,7 +35,8 @@ SAFETY_TEXTS = ("ask_crisis", "ask_crisis_other", "ask_danger", "ask_danger_othe
                 "ask_again", "after_alarm")
 SAFETY_LABELS = ("yes", "no", "continue_label")
 SAFETY_WORDS = ("yes_words", "no_words", "unsure_words", "continue_words")
-ENGLISH_TEXTS = ("intro", "medical", "danger", "crisis", "emergency", "windows", "staff", "again")
+ENGLISH_TEXTS = ("intro", "medical", "danger", "crisis", "emergency", "windows", "staff", "again",
+                 "waiting")
 TOP_KEYS = {"flow", "start", "messages", "commands", "states", "interrupts", "handoff", "deletion",
             "safety", "english", "small_talk"}
 STATE_KEYS = {"say", "buttons", "next", "end", "asks"}

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from bot.engine import ConvState, Engine, Inbound, load_flows
+from bot.engine.handoff import DeskView
 from bot.engine.safety import CHECK, CONTINUE
 from bot.nlu import MAYBE, SURE, Signals
 
@@ -198,8 +199,6 @@ def test_commands_still_work_while_asked(engine):
 
 
 def test_staff_who_have_the_conversation_see_detections_and_the_bot_stays_silent(engine):
-    from bot.engine.handoff import DeskView
-
     conv = started(engine).conv
     out = engine.handle(conv, Inbound("text", T0, text="もう疲れた"), DeskView("claimed"))
     assert out.reply.messages == [] and out.conv.flags["detections"][-1]["level"] == "possible"
@@ -239,6 +238,14 @@ def test_english_is_not_answered_with_the_whole_list_each_time(engine):
     assert alarm.reply.texts()[:2] == ["Thank you for telling me.", "110 or 119."]
     maybe = say(engine, again.conv, "i feel like disappearing")  # and a possible one too
     assert maybe.reply.texts()[0] == "110 or 119.", maybe.reply.texts()
+
+
+def test_english_while_waiting_for_staff_is_told_it_reached_them_with_no_button(engine):
+    """An English speaker waiting for staff got the staff button again; the queue's only
+    button, ボットに戻る, then cancelled the request."""
+    conv = say(engine, started(engine).conv, "I was doxxed on a forum").conv
+    out = engine.handle(conv, Inbound("text", T0, text="hello"), DeskView("waiting", 0))
+    assert out.reply.texts() == ["Staff will write back."] and out.reply.buttons == []
 
 
 def test_go_on_after_an_alarm_without_tapping(engine):
