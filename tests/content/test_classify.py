@@ -239,6 +239,18 @@ def test_someone_at_the_window_or_a_threat_of_revenge_in_hiragana_is_not_missed(
     assert got.danger or got.check == "danger", got.as_json()
 
 
+@pytest.mark.parametrize("text,alarm", [
+    ("小4の息子がオンラインゲームの相手から「家に行って殺す」と言われ、怯えています", "danger"),
+    ("元夫が「今から行く」と連絡してきました。以前暴力を受けていました", "danger"),
+    ("Discordの人に「住所特定した、刃物持って行く」って言われた。冗談かもしれないけど住所は本物", "danger"),
+    ("正直もう死んだ方が楽なんじゃないかって思ってる", "crisis")])
+def test_a_none_word_around_a_real_threat_or_crisis_does_not_hold_it_back(understanding, text,
+                                                                          alarm):
+    """ゲーム, 以前 and 冗談 in danger_sure's none held these back to a question."""
+    assert understanding(text).levels.get(alarm) == "sure", understanding(text).as_json()
+    assert not understanding("ゲームでボス殺すのに3時間かかったｗｗ").danger  # a game still is one
+
+
 @pytest.mark.parametrize("text", ["ところすごいね", "わたしのことすきなひといる？"])
 def test_cutting_kana_again_raises_no_alarm_on_ordinary_words(understanding, text):
     got = understanding(text)

@@ -21,15 +21,20 @@ def everything(store) -> str:
     return "\n".join(out)
 
 
-def test_deletion_leaves_no_trace_of_the_line_id(make_app, line_api, database):
+def asked(make_app, line_api, database, text):
+    """A person who followed and wrote `text`; the store, the person, and the buttons offered."""
     app = make_app(DATABASE_URL=database, FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"],
                    SECRET_KEY="a-secret-for-pseudonyms")
-    store = app.extensions["bot"].store
     user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
     user.post(user.follow())
     line_api.wait_for(REPLY, 1)
-    user.post(user.text("人と話したい"))
+    user.post(user.text(text))
     items = line_api.wait_for(REPLY, 2)[1][0]["messages"][-1]["quickReply"]["items"]
+    return app.extensions["bot"].store, user, items
+
+
+def test_deletion_leaves_no_trace_of_the_line_id(make_app, line_api, database):
+    store, user, items = asked(make_app, line_api, database, "人と話したい")
     user.post(user.tap(items[0]["action"]["data"]))  # 切り替える: a handoff, audited
     line_api.wait_for(REPLY, 3)
     assert user.user_id in everything(store)
@@ -47,14 +52,7 @@ def test_deletion_leaves_no_trace_of_the_line_id(make_app, line_api, database):
 def test_asking_to_delete_is_answered_that_it_is_done(make_app, line_api, database):
     """After データを削除 and 削除する, someone hiding their use of the bot must see that it
     worked: the answer reaches LINE although everything stored for them is gone."""
-    app = make_app(DATABASE_URL=database, FLOWS_DIR=config.DEFAULTS["FLOWS_DIR"],
-                   SECRET_KEY="a-secret-for-pseudonyms")
-    store = app.extensions["bot"].store
-    user = LineUser(app.test_client(), app.config["LINE_CHANNEL_SECRET"])
-    user.post(user.follow())
-    line_api.wait_for(REPLY, 1)
-    user.post(user.text("データを削除"))
-    items = line_api.wait_for(REPLY, 2)[1][0]["messages"][-1]["quickReply"]["items"]
+    store, user, items = asked(make_app, line_api, database, "データを削除")
     assert items[0]["action"]["label"] == "削除する"
     user.post(user.tap(items[0]["action"]["data"]))
     done = line_api.wait_for(REPLY, 3)[2][0]["messages"]
